@@ -1,0 +1,207 @@
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum config_type { CONFIG_T_STR, CONFIG_T_PORT, CONFIG_T_INT, CONFIG_T_BOOL };
+
+struct config_key {
+	const char *flag;
+	const char *env;
+	enum config_type type;
+	size_t offset;
+	const char *def;
+	int min, max;           /* bounds for CONFIG_T_INT */
+};
+
+#define S(f, e, m, d) { f, e, CONFIG_T_STR, offsetof(struct config, m), d, 0, 0 }
+#define P(f, e, m, d) { f, e, CONFIG_T_PORT, offsetof(struct config, m), d, 1, 65535 }
+#define I(f, e, m, d, lo, hi) { f, e, CONFIG_T_INT, offsetof(struct config, m), d, lo, hi }
+#define B(f, e, m, d) { f, e, CONFIG_T_BOOL, offsetof(struct config, m), d, 0, 0 }
+
+static const struct config_key config_keys[] = {
+	S("data-dir", "UPKI_DATA_DIR", data_dir, "~/.upki/ra"),
+	S("ca-host", "UPKI_CA_HOST", ca_host, "127.0.0.1"),
+	P("ca-port", "UPKI_CA_PORT", ca_port, "5000"),
+	I("ca-timeout-ms", "UPKI_CA_TIMEOUT_MS", ca_timeout_ms, "5000", 100, 600000),
+	S("ra-host", "UPKI_RA_HOST", ra_host, "127.0.0.1"),
+	P("ra-port", "UPKI_RA_PORT", ra_port, "8000"),
+	B("ra-tls", "UPKI_RA_TLS", ra_tls, "true"),
+	S("cn", "UPKI_RA_CN", ra_cn, "RA"),
+	S("sans", "UPKI_RA_SANS", ra_sans, ""),
+	S("base-url", "UPKI_RA_BASE_URL", base_url, ""),
+	S("dns-server", "UPKI_RA_DNS_SERVER", dns_server, ""),
+	P("http01-port", "UPKI_RA_HTTP01_PORT", http01_port, "80"),
+	P("tlsalpn01-port", "UPKI_RA_TLSALPN01_PORT", tlsalpn01_port, "443"),
+	S("acme-profile", "UPKI_RA_ACME_PROFILE", acme_profile, "server"),
+	S("tos-url", "UPKI_RA_TOS_URL", tos_url, ""),
+	S("listen", "UPKI_RA_LISTEN", listen, ""),
+	I("workers", "UPKI_RA_WORKERS", workers, "4", 1, 256),
+	S("log-level", "UPKI_LOG_LEVEL", log_level, "info"),
+};
+
+#define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+static const struct config_key *
+config_find(const char *flag)
+{
+	for (size_t i = 0; i < CONFIG_NKEYS; i++)
+		if (strcmp(config_keys[i].flag, flag) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+bool
+config_has_flag(const char *flag)
+{
+	return config_find(flag) != NULL;
+}
+
+static int
+config_parse_int(const char *value, int min, int max, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static int
+config_parse_bool(const char *value, bool *out)
+{
+	static const char *const yes[] = { "1", "true", "yes", "on" };
+	static const char *const no[] = { "0", "false", "no", "off" };
+
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(value, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(value, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* "~/x" becomes "$HOME/x"; anything else is copied as it is. */
+static int
+config_expand(const char *value, char *out, size_t outlen)
+{
+	const char *home = getenv("HOME");
+	int n;
+
+	if (strncmp(value, "~/", 2) == 0 && home != NULL && *home != '\0')
+		n = snprintf(out, outlen, "%s/%s", home, value + 2);
+	else
+		n = snprintf(out, outlen, "%s", value);
+	return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
+}
+
+static int
+config_apply(struct config *cfg, const struct config_key *k, const char *value,
+    const char *source, char *err, size_t errlen)
+{
+	char *field = (char *)cfg + k->offset;
+	int rc = 0;
+
+	switch (k->type) {
+	case CONFIG_T_STR:
+		rc = config_expand(value, field, CONFIG_STR);
+		break;
+	case CONFIG_T_PORT:
+	case CONFIG_T_INT:
+		rc = config_parse_int(value, k->min, k->max, (int *)(void *)field);
+		break;
+	case CONFIG_T_BOOL:
+		rc = config_parse_bool(value, (bool *)(void *)field);
+		break;
+	}
+	if (rc != 0)
+		snprintf(err, errlen, "invalid value for %s: '%.64s'", source, value);
+	return rc;
+}
+
+int
+config_load(struct config *cfg, char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < CONFIG_NKEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+		const char *env = getenv(k->env);
+
+		if (config_apply(cfg, k, k->def, k->flag, err, errlen) != 0)
+			return -1;
+		if (env != NULL && config_apply(cfg, k, env, k->env, err, errlen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+int
+config_set(struct config *cfg, const char *flag, const char *value, char *err,
+    size_t errlen)
+{
+	const struct config_key *k = config_find(flag);
+	char name[64];
+
+	if (k == NULL) {
+		snprintf(err, errlen, "unknown option --%.32s", flag);
+		return -1;
+	}
+	snprintf(name, sizeof(name), "--%s", flag);
+	return config_apply(cfg, k, value, name, err, errlen);
+}
+
+void
+config_usage(FILE *out)
+{
+	for (size_t i = 0; i < CONFIG_NKEYS; i++)
+		fprintf(out, "  --%-16s %-24s default: %s\n", config_keys[i].flag,
+		    config_keys[i].env, *config_keys[i].def ? config_keys[i].def : "(none)");
+}
+
+int
+config_path(const struct config *cfg, const char *name, char *out, size_t outlen)
+{
+	int n = snprintf(out, outlen, "%s/%s", cfg->data_dir, name);
+
+	return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
+}
+
+json_object *
+config_to_json(const struct config *cfg)
+{
+	json_object *o = json_object_new_object();
+
+	for (size_t i = 0; i < CONFIG_NKEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+		const char *field = (const char *)cfg + k->offset;
+		json_object *v = NULL;
+
+		switch (k->type) {
+		case CONFIG_T_STR:
+			v = json_object_new_string(field);
+			break;
+		case CONFIG_T_PORT:
+		case CONFIG_T_INT:
+			v = json_object_new_int(*(const int *)(const void *)field);
+			break;
+		case CONFIG_T_BOOL:
+			v = json_object_new_boolean(*(const bool *)(const void *)field);
+			break;
+		}
+		json_object_object_add(o, k->env, v);
+	}
+	return o;
+}

@@ -1,0 +1,57 @@
+/*
+ * The RA's settings.  Precedence: built-in default, then the environment
+ * variable of DESIGN.md, then the command-line flag.  The CA seed is not a
+ * setting: it is read from the environment only at the moment of
+ * registration (see fcgi/register.c), so no copy of it lives here and it
+ * cannot leak through `GET /api/v1/config`.
+ */
+#ifndef UPKI_CONFIG_H
+#define UPKI_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <json-c/json.h>
+
+#define CONFIG_STR 512
+
+struct config {
+	char data_dir[CONFIG_STR];
+	char ca_host[CONFIG_STR];
+	int ca_port;            /* operations; registration is ca_port + 1 */
+	int ca_timeout_ms;
+	char ra_host[CONFIG_STR];
+	int ra_port;
+	bool ra_tls;
+	char ra_cn[CONFIG_STR];
+	char ra_sans[CONFIG_STR];
+	char base_url[CONFIG_STR];
+	char dns_server[CONFIG_STR];
+	int http01_port;
+	int tlsalpn01_port;
+	char acme_profile[CONFIG_STR];
+	char tos_url[CONFIG_STR];
+	char listen[CONFIG_STR]; /* FastCGI socket; empty = <data_dir>/fcgi.sock */
+	int workers;
+	char log_level[16];
+};
+
+/* Defaults, then the environment.  Fails on an unparsable value. */
+int config_load(struct config *cfg, char *err, size_t errlen);
+/* Applies one command-line flag (name without the leading dashes).
+ * Returns -1 with a message for an unknown flag or a bad value. */
+int config_set(struct config *cfg, const char *flag, const char *value, char *err,
+    size_t errlen);
+/* True when flag names a setting (and so takes a value). */
+bool config_has_flag(const char *flag);
+/* Writes "  --flag VALUE   (ENV, default D)" lines for --help. */
+void config_usage(FILE *out);
+
+/* Paths inside the data directory. */
+int config_path(const struct config *cfg, const char *name, char *out, size_t outlen);
+
+/* The effective settings as JSON, for GET /api/v1/config. */
+json_object *config_to_json(const struct config *cfg);
+
+#endif

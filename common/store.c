@@ -1,0 +1,231 @@
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+#include "store_impl.h"
+
+/*
+ * Migrations, oldest first: migration i takes a store from version i to
+ * version i + 1.  A released migration is never edited, only followed by a
+ * new one, because stores in the field are at every version in between.
+ */
+static const char *const store_migrations[] = {
+	/* 0 -> 1: what the RA issued, its admins, and nodes awaiting enrolment. */
+	"CREATE TABLE certificates ("
+	"  id INTEGER PRIMARY KEY,"
+	"  serial TEXT NOT NULL UNIQUE,"        /* upper-case hex, no leading 0 */
+	"  cn TEXT NOT NULL,"
+	"  dn TEXT NOT NULL,"
+	"  profile TEXT NOT NULL,"
+	"  pem TEXT NOT NULL,"
+	"  not_before INTEGER NOT NULL,"
+	"  not_after INTEGER NOT NULL,"
+	"  status TEXT NOT NULL DEFAULT 'valid' CHECK (status IN ('valid', 'revoked')),"
+	"  revoked_at INTEGER,"
+	"  revocation_reason TEXT,"
+	"  source TEXT NOT NULL,"               /* acme, enrol, admin, client */
+	"  account_id INTEGER,"                 /* the ACME owner, if any */
+	"  created_at INTEGER NOT NULL);"
+	"CREATE INDEX certificates_cn ON certificates(cn);"
+	"CREATE TABLE admins ("
+	"  dn TEXT PRIMARY KEY,"                /* canonical form, see dn.h */
+	"  created_at INTEGER NOT NULL);"
+	"CREATE TABLE nodes ("
+	"  cn TEXT PRIMARY KEY,"
+	"  profile TEXT NOT NULL,"
+	"  sans TEXT NOT NULL,"                 /* JSON array of names */
+	"  token_hash TEXT,"                    /* SHA-256 of the token, hex */
+	"  token_expires INTEGER,"
+	"  enrolled_at INTEGER,"
+	"  created_by TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL);",
+
+	/* 1 -> 2: ACME (RFC 8555) accounts, orders and their authorizations. */
+	"CREATE TABLE accounts ("
+	"  id INTEGER PRIMARY KEY,"
+	"  kid TEXT NOT NULL UNIQUE,"           /* the random part of the URL */
+	"  thumbprint TEXT NOT NULL UNIQUE,"    /* RFC 7638, base64url */
+	"  jwk TEXT NOT NULL,"
+	"  contact TEXT NOT NULL DEFAULT '[]',"
+	"  status TEXT NOT NULL CHECK (status IN ('valid', 'deactivated', 'revoked')),"
+	"  tos_agreed INTEGER NOT NULL DEFAULT 0,"
+	"  created_at INTEGER NOT NULL);"
+	/* Nonces are stateless until used (an HMAC over a timestamp); a used
+	 * one is remembered here until it would have expired anyway. */
+	"CREATE TABLE used_nonces ("
+	"  nonce TEXT PRIMARY KEY,"
+	"  expires INTEGER NOT NULL) WITHOUT ROWID;"
+	"CREATE INDEX used_nonces_expires ON used_nonces(expires);"
+	"CREATE TABLE orders ("
+	"  id TEXT PRIMARY KEY,"
+	"  account_id INTEGER NOT NULL REFERENCES accounts(id),"
+	"  status TEXT NOT NULL CHECK (status IN"
+	"    ('pending', 'ready', 'processing', 'valid', 'invalid')),"
+	"  expires INTEGER NOT NULL,"
+	"  identifiers TEXT NOT NULL,"          /* JSON, as the client sent them */
+	"  not_before INTEGER,"
+	"  not_after INTEGER,"
+	"  profile TEXT NOT NULL,"
+	"  error TEXT,"                         /* JSON problem document */
+	"  certificate_id INTEGER REFERENCES certificates(id),"
+	"  processing_since INTEGER,"
+	"  replaces TEXT,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE INDEX orders_account ON orders(account_id, created_at);"
+	"CREATE INDEX orders_expires ON orders(expires);"
+	"CREATE TABLE authorizations ("
+	"  id TEXT PRIMARY KEY,"
+	"  account_id INTEGER NOT NULL REFERENCES accounts(id),"
+	"  type TEXT NOT NULL CHECK (type IN ('dns', 'ip')),"
+	"  value TEXT NOT NULL,"
+	"  wildcard INTEGER NOT NULL DEFAULT 0,"
+	"  status TEXT NOT NULL CHECK (status IN"
+	"    ('pending', 'valid', 'invalid', 'deactivated', 'expired', 'revoked')),"
+	"  expires INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL);"
+	"CREATE INDEX authorizations_reuse ON authorizations(account_id, type, value, wildcard, status);"
+	"CREATE INDEX authorizations_expires ON authorizations(expires);"
+	"CREATE TABLE order_authorizations ("
+	"  order_id TEXT NOT NULL REFERENCES orders(id) ON DELETE CASCADE,"
+	"  authz_id TEXT NOT NULL REFERENCES authorizations(id),"
+	"  PRIMARY KEY (order_id, authz_id)) WITHOUT ROWID;"
+	"CREATE INDEX order_authorizations_authz ON order_authorizations(authz_id);"
+	"CREATE TABLE challenges ("
+	"  id INTEGER PRIMARY KEY,"
+	"  authz_id TEXT NOT NULL REFERENCES authorizations(id) ON DELETE CASCADE,"
+	"  type TEXT NOT NULL,"
+	"  token TEXT NOT NULL,"
+	"  status TEXT NOT NULL CHECK (status IN"
+	"    ('pending', 'processing', 'valid', 'invalid')),"
+	"  validated INTEGER,"
+	"  error TEXT,"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  lease_until INTEGER,"                /* a validator holds it until then */
+	"  UNIQUE (authz_id, type));"
+	"CREATE INDEX challenges_work ON challenges(status, lease_until);",
+};
+
+#define STORE_NMIGRATIONS ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
+
+int
+store_schema_latest(void)
+{
+	return STORE_NMIGRATIONS;
+}
+
+int
+store_schema_version(struct store *st)
+{
+	sqlite3_stmt *stmt;
+	int v = -1;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &stmt, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(stmt) == SQLITE_ROW)
+		v = sqlite3_column_int(stmt, 0);
+	sqlite3_finalize(stmt);
+	return v;
+}
+
+/* PRAGMA takes no bound parameters; the version is our own integer. */
+static int
+store_set_version(struct store *st, int v)
+{
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v);
+	return sqlite3_exec(st->db, sql, NULL, NULL, NULL);
+}
+
+static int
+store_migrate(struct store *st, char *err, size_t errlen)
+{
+	int v;
+
+	/* IMMEDIATE: two processes opening a new store at once must not both
+	 * run migration 0 -> 1; the second waits, then sees version 1. */
+	for (;;) {
+		if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+			goto fail;
+		v = store_schema_version(st);
+		if (v < 0 || v > STORE_NMIGRATIONS) {
+			snprintf(err, errlen, "store schema version %d is not one this "
+			    "build knows (latest %d)", v, STORE_NMIGRATIONS);
+			sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+			return -1;
+		}
+		if (v == STORE_NMIGRATIONS)
+			break;
+		if (sqlite3_exec(st->db, store_migrations[v], NULL, NULL, NULL) != SQLITE_OK ||
+		    store_set_version(st, v + 1) != SQLITE_OK ||
+		    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+			goto fail;
+		log_info("store migrated from schema version %d to %d", v, v + 1);
+	}
+	sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	return 0;
+fail:
+	snprintf(err, errlen, "store migration failed: %s", sqlite3_errmsg(st->db));
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int
+store_open(const char *path, struct store **out, char *err, size_t errlen)
+{
+	struct store *st;
+
+	*out = NULL;
+	if ((st = calloc(1, sizeof(*st))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+	    SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot open store %s: %s", path,
+		    st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		goto fail;
+	}
+	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
+	if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+	    "PRAGMA foreign_keys = ON;", NULL, NULL, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot set up store %s: %s", path,
+		    sqlite3_errmsg(st->db));
+		goto fail;
+	}
+	if (store_migrate(st, err, errlen) != 0)
+		goto fail;
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return -1;
+}
+
+void
+store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_close_v2(st->db);
+	free(st);
+}
+
+int
+store_ping(struct store *st)
+{
+	sqlite3_stmt *stmt;
+	int rc;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master", -1, &stmt,
+	    NULL) != SQLITE_OK)
+		return -1;
+	rc = sqlite3_step(stmt) == SQLITE_ROW ? 0 : -1;
+	sqlite3_finalize(stmt);
+	return rc;
+}

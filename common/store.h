@@ -1,0 +1,27 @@
+/*
+ * The RA's store: one SQLite database (WAL mode) shared by every worker
+ * process.  Each process opens its own connection after fork.  The schema
+ * carries a version number (PRAGMA user_version) and is brought up to date
+ * by the migrations in store.c, each in its own transaction, when the store
+ * is opened.  Every statement is prepared; nothing from a request is ever
+ * pasted into SQL text.
+ */
+#ifndef UPKI_STORE_H
+#define UPKI_STORE_H
+
+#include <stddef.h>
+
+struct store;
+
+/* Opens (creating when absent) and migrates to STORE_SCHEMA_VERSION. */
+int store_open(const char *path, struct store **out, char *err, size_t errlen);
+void store_close(struct store *st);
+
+/* The schema version of an open store. */
+int store_schema_version(struct store *st);
+/* The version this build migrates to. */
+int store_schema_latest(void);
+/* A cheap read that proves the database answers (for /health). */
+int store_ping(struct store *st);
+
+#endif
