@@ -136,3 +136,17 @@ cert_not_after(const X509 *crt)
 		return 0;
 	return timegm(&tm);
 }
+
+bool
+cert_issued_by(const char *cert_pem, const char *ca_pem)
+{
+	X509 *crt = cert_from_pem(cert_pem), *ca = cert_from_pem(ca_pem);
+	EVP_PKEY *cakey = ca != NULL ? X509_get0_pubkey(ca) : NULL;
+	bool ok = crt != NULL && cakey != NULL &&
+	    X509_NAME_cmp(X509_get_issuer_name(crt), X509_get_subject_name(ca)) == 0 &&
+	    X509_verify(crt, cakey) == 1;
+
+	X509_free(ca);
+	X509_free(crt);
+	return ok;
+}

@@ -26,5 +26,8 @@ int cert_serial_hex(const X509 *crt, char *out, size_t outlen);
 /* The subject's first Common Name, or -1 when it has none. */
 int cert_common_name(const X509 *crt, char *out, size_t outlen);
 time_t cert_not_after(const X509 *crt);
+/* True when the PEM certificate's signature verifies with the PEM CA
+ * certificate's key and its issuer is the CA's subject. */
+bool cert_issued_by(const char *cert_pem, const char *ca_pem);
 
 #endif

@@ -1,0 +1,259 @@
+/*
+ * First boot: the data directory, the store, and registration with the CA.
+ * Registration is the one exchange that carries the shared seed.  The seed
+ * is sent to the CA and otherwise only ever lives in this process's memory:
+ * it is never logged, written, or left in the environment of the workers.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <arpa/inet.h>
+#include <openssl/crypto.h>
+
+#include "ca.h"
+#include "cert.h"
+#include "fsutil.h"
+#include "jsonx.h"
+#include "log.h"
+#include "ra.h"
+
+int
+ra_store_path(const struct config *cfg, char *out, size_t outlen)
+{
+	return config_path(cfg, "acme.db", out, outlen);
+}
+
+int
+ra_data_dir_init(const struct config *cfg)
+{
+	char path[PATH_MAX], err[256];
+	struct store *st;
+
+	if (fs_mkdirs(cfg->data_dir, 0700) != 0) {
+		log_error("cannot create data directory %s: %s", cfg->data_dir,
+		    strerror(errno));
+		return -1;
+	}
+	if (ra_store_path(cfg, path, sizeof(path)) != 0) {
+		log_error("data directory path too long: %s", cfg->data_dir);
+		return -1;
+	}
+	if (store_open(path, &st, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	store_close(st);
+	return 0;
+}
+
+int
+cmd_init(const struct config *cfg)
+{
+	if (ra_data_dir_init(cfg) != 0)
+		return 1;
+	log_info("data directory %s ready", cfg->data_dir);
+	return 0;
+}
+
+static bool
+ra_is_ip(const char *name)
+{
+	unsigned char addr[16];
+
+	return inet_pton(AF_INET, name, addr) == 1 || inet_pton(AF_INET6, name, addr) == 1;
+}
+
+/* "a, b,c" -> [{"type":"DNS","value":"a"}, ...]; IP literals get type IP. */
+static json_object *
+ra_sans_json(const char *list)
+{
+	json_object *arr = json_object_new_array();
+	char *copy = strdup(list), *save = NULL;
+
+	if (copy == NULL)
+		return arr;
+	for (char *tok = strtok_r(copy, ",", &save); tok != NULL;
+	    tok = strtok_r(NULL, ",", &save)) {
+		json_object *san;
+
+		while (*tok == ' ')
+			tok++;
+		tok[strcspn(tok, " ")] = '\0';
+		if (*tok == '\0')
+			continue;
+		san = json_object_new_object();
+		json_object_object_add(san, "type",
+		    json_object_new_string(ra_is_ip(tok) ? "IP" : "DNS"));
+		json_object_object_add(san, "value", json_object_new_string(tok));
+		json_object_array_add(arr, san);
+	}
+	free(copy);
+	return arr;
+}
+
+/*
+ * Takes the seed out of the environment: copied for our use, then its bytes
+ * in the original environment block zeroed, because /proc/PID/environ shows
+ * that block to anyone who may read the process, workers included.
+ */
+static char *
+ra_take_seed(const char *given)
+{
+	char *env = getenv("UPKI_CA_SEED"), *seed;
+
+	seed = strdup(given != NULL ? given : env != NULL ? env : "");
+	if (env != NULL) {
+		OPENSSL_cleanse(env, strlen(env));
+		unsetenv("UPKI_CA_SEED");
+	}
+	return seed;
+}
+
+static int
+ra_write_identity(const struct config *cfg, const char *crt, const char *key,
+    const char *cacrt)
+{
+	static const struct {
+		const char *name;
+		mode_t mode;
+	} files[] = { { "ra.key", 0600 }, { "ca.crt", 0644 }, { "ra.crt", 0644 } };
+	const char *data[] = { key, cacrt, crt };
+	char path[PATH_MAX];
+
+	/* ra.crt last: its presence is what `start` takes as "registered". */
+	for (size_t i = 0; i < 3; i++) {
+		if (config_path(cfg, files[i].name, path, sizeof(path)) != 0 ||
+		    fs_write_atomic(path, data[i], strlen(data[i]), files[i].mode) != 0) {
+			log_error("cannot write %s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+ra_check_identity(const char *crt, const char *key, const char *cacrt)
+{
+	if (crt == NULL || key == NULL || cacrt == NULL) {
+		log_error("registration answer lacks certificate, private_key or "
+		    "ca_certificate");
+		return -1;
+	}
+	if (!cert_key_matches(crt, key)) {
+		log_error("registration answer: the private key does not match the "
+		    "certificate");
+		return -1;
+	}
+	if (!cert_issued_by(crt, cacrt)) {
+		log_error("registration answer: the certificate is not signed by the "
+		    "CA certificate");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+ra_register(const struct config *cfg, const char *seed)
+{
+	struct ca_client *ca;
+	json_object *params, *data = NULL;
+	const char *crt, *key, *cacrt;
+	char msg[512];
+	enum ca_result r;
+	int rc = -1;
+
+	if ((ca = ca_client_new(cfg->ca_host, cfg->ca_port + 1, cfg->ca_timeout_ms)) == NULL) {
+		log_error("out of memory");
+		return -1;
+	}
+	params = json_object_new_object();
+	json_object_object_add(params, "seed", json_object_new_string(seed));
+	json_object_object_add(params, "cn", json_object_new_string(cfg->ra_cn));
+	json_object_object_add(params, "profile", json_object_new_string("ra"));
+	json_object_object_add(params, "sans", ra_sans_json(cfg->ra_sans));
+	r = ca_call(ca, "register", params, &data, msg, sizeof(msg));
+	json_object_put(params);
+	if (r != CA_OK) {
+		log_error("registration with the CA at %s:%d failed: %s", cfg->ca_host,
+		    cfg->ca_port + 1, msg);
+		goto done;
+	}
+	crt = jsonx_get_string(data, "certificate");
+	key = jsonx_get_string(data, "private_key");
+	cacrt = jsonx_get_string(data, "ca_certificate");
+	if (ra_check_identity(crt, key, cacrt) != 0 ||
+	    ra_write_identity(cfg, crt, key, cacrt) != 0)
+		goto done;
+	log_info("registered with the CA as '%s'; wrote ra.crt, ra.key, ca.crt in %s",
+	    cfg->ra_cn, cfg->data_dir);
+	rc = 0;
+done:
+	if (data != NULL && (key = jsonx_get_string(data, "private_key")) != NULL)
+		OPENSSL_cleanse((char *)key, strlen(key));
+	json_object_put(data);
+	ca_client_free(ca);
+	return rc;
+}
+
+int
+cmd_register(const struct config *cfg, const char *given_seed)
+{
+	char *seed = ra_take_seed(given_seed);
+	int rc = 1;
+
+	if (seed == NULL || *seed == '\0') {
+		log_error("no registration seed: give --seed or set UPKI_CA_SEED");
+		goto done;
+	}
+	if (ra_data_dir_init(cfg) == 0 && ra_register(cfg, seed) == 0)
+		rc = 0;
+done:
+	if (seed != NULL) {
+		OPENSSL_cleanse(seed, strlen(seed));
+		free(seed);
+	}
+	return rc;
+}
+
+static bool
+ra_registered(const struct config *cfg)
+{
+	char crt[PATH_MAX], key[PATH_MAX];
+
+	return config_path(cfg, "ra.crt", crt, sizeof(crt)) == 0 &&
+	    config_path(cfg, "ra.key", key, sizeof(key)) == 0 &&
+	    fs_exists(crt) && fs_exists(key);
+}
+
+int
+cmd_start(const struct config *cfg)
+{
+	char path[PATH_MAX], msg[512];
+	struct ca_client *ca;
+
+	if (!ra_registered(cfg)) {
+		log_info("ra.crt or ra.key missing in %s: registering with the CA",
+		    cfg->data_dir);
+		if (cmd_register(cfg, NULL) != 0)
+			return 1;
+	} else {
+		/* Not needed again; keep it out of the workers' environment. */
+		free(ra_take_seed(NULL));
+		if (ra_data_dir_init(cfg) != 0)
+			return 1;
+	}
+	/* nginx's ssl_crl needs the file before it starts; a CA that is down
+	 * now is not fatal, the CRL timer will fetch it later. */
+	if (config_path(cfg, "crl.pem", path, sizeof(path)) == 0 && !fs_exists(path) &&
+	    (ca = ca_client_new(cfg->ca_host, cfg->ca_port, cfg->ca_timeout_ms)) != NULL) {
+		if (ra_crl_refresh(cfg, ca, "get_crl", msg, sizeof(msg)) != 0)
+			log_warn("no crl.pem yet: %s", msg);
+		ca_client_free(ca);
+	}
+	return cmd_serve(cfg);
+}

@@ -1,0 +1,137 @@
+/*
+ * upki-ra: command-line entry.  `upki-ra [options] COMMAND [args]`; options
+ * may come before or after the command.  Each failure ends with exactly one
+ * line on stderr and exit code 1.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "ra.h"
+
+struct ra_args {
+	const char *command;
+	const char *seed;       /* register --seed only */
+};
+
+static void
+ra_usage(FILE *out)
+{
+	fprintf(out,
+	    "usage: upki-ra [options] command\n"
+	    "\n"
+	    "commands:\n"
+	    "  init        create the data directory and the store (idempotent)\n"
+	    "  register    register with the CA (--seed S, or UPKI_CA_SEED) and write\n"
+	    "              ra.crt, ra.key and ca.crt\n"
+	    "  serve       run the FastCGI master and its workers\n"
+	    "  start       register if ra.crt or ra.key is missing, then serve\n"
+	    "  crl         fetch the CRL from the CA and write crl.pem\n"
+	    "\n"
+	    "options (each also an environment variable):\n");
+	config_usage(out);
+	fprintf(out, "  --help, --version\n");
+}
+
+/* Splits "--name=value" / "--name value"; returns the index of the last
+ * argv element consumed, or -1 with a message. */
+static int
+ra_parse_flag(struct config *cfg, struct ra_args *args, int argc, char **argv, int i,
+    char *err, size_t errlen)
+{
+	char name[64];
+	const char *arg = argv[i] + 2, *eq = strchr(arg, '='), *value;
+	size_t n = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+
+	if (n >= sizeof(name)) {
+		snprintf(err, errlen, "unknown option %.64s", argv[i]);
+		return -1;
+	}
+	memcpy(name, arg, n);
+	name[n] = '\0';
+	if (strcmp(name, "seed") != 0 && !config_has_flag(name)) {
+		snprintf(err, errlen, "unknown option --%s", name);
+		return -1;
+	}
+	if (eq != NULL) {
+		value = eq + 1;
+	} else if (i + 1 < argc) {
+		value = argv[++i];
+	} else {
+		snprintf(err, errlen, "option --%s needs a value", name);
+		return -1;
+	}
+	if (strcmp(name, "seed") == 0) {
+		args->seed = value;
+		return i;
+	}
+	return config_set(cfg, name, value, err, errlen) == 0 ? i : -1;
+}
+
+static int
+ra_parse_args(struct config *cfg, struct ra_args *args, int argc, char **argv,
+    char *err, size_t errlen)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "--", 2) == 0) {
+			if ((i = ra_parse_flag(cfg, args, argc, argv, i, err, errlen)) < 0)
+				return -1;
+		} else if (args->command == NULL) {
+			args->command = argv[i];
+		} else {
+			snprintf(err, errlen, "unexpected argument '%.64s'", argv[i]);
+			return -1;
+		}
+	}
+	if (args->command == NULL) {
+		snprintf(err, errlen, "no command given (try --help)");
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config cfg;
+	struct ra_args args = { 0 };
+	char err[256];
+	int level;
+
+	log_init("upki-ra", LOG_LEVEL_INFO);
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+			ra_usage(stdout);
+			return 0;
+		}
+		if (strcmp(argv[i], "--version") == 0) {
+			printf("upki-ra %s\n", RA_VERSION);
+			return 0;
+		}
+	}
+	if (config_load(&cfg, err, sizeof(err)) != 0 ||
+	    ra_parse_args(&cfg, &args, argc, argv, err, sizeof(err)) != 0) {
+		fprintf(stderr, "upki-ra: %s\n", err);
+		return 1;
+	}
+	if ((level = log_level_parse(cfg.log_level)) < 0) {
+		fprintf(stderr, "upki-ra: invalid log level '%s'\n", cfg.log_level);
+		return 1;
+	}
+	log_init("upki-ra", (enum log_level)level);
+
+	if (strcmp(args.command, "init") == 0)
+		return cmd_init(&cfg);
+	if (strcmp(args.command, "register") == 0)
+		return cmd_register(&cfg, args.seed);
+	if (strcmp(args.command, "serve") == 0)
+		return cmd_serve(&cfg);
+	if (strcmp(args.command, "start") == 0)
+		return cmd_start(&cfg);
+	if (strcmp(args.command, "crl") == 0)
+		return cmd_crl(&cfg);
+	fprintf(stderr, "upki-ra: unknown command '%.64s' (try --help)\n", args.command);
+	return 1;
+}

@@ -1,0 +1,21 @@
+#ifndef UPKI_POOL_H
+#define UPKI_POOL_H
+
+#include "config.h"
+
+/* The body of a child process: a worker or (later) a validator.  It runs
+ * until told to stop with SIGTERM and returns its exit code. */
+typedef int (*pool_child_fn)(const struct config *cfg, int listen_fd);
+
+struct pool_role {
+	const char *name;
+	int count;
+	pool_child_fn run;
+};
+
+/* Forks the children of each role, keeps them running, and returns when
+ * SIGTERM or SIGINT has been received and every child has exited. */
+int pool_run(const struct config *cfg, int listen_fd, const struct pool_role *roles,
+    int nroles);
+
+#endif

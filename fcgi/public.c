@@ -1,0 +1,256 @@
+/*
+ * /api/v1/public/...: what anyone may ask without credentials.
+ */
+#include <ctype.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cert.h"
+#include "fsutil.h"
+#include "handlers.h"
+#include "jsonx.h"
+#include "log.h"
+
+#define PEM_TYPE "application/x-pem-file"
+#define PUBLIC_NAME_MAX 64
+
+/* How a failed CA call is told to a REST client. */
+static void
+public_ca_failed(struct http_response *resp, enum ca_result r, const char *msg)
+{
+	if (r == CA_ERR_UNREACHABLE) {
+		http_header_add(resp, "Retry-After", "30");
+		http_rest_error(resp, 503, "CA unavailable: %s", msg);
+	} else {
+		http_rest_error(resp, 502, "CA error: %s", msg);
+	}
+}
+
+/* Profile names go to the CA and into shell commands: letters, digits and
+ * ._- only. */
+static bool
+public_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > PUBLIC_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && strchr("._-", s[i]) == NULL)
+			return false;
+	return true;
+}
+
+HANDLER(public_health)
+{
+	json_object *data = json_object_new_object();
+	char msg[256], *pem = NULL;
+	bool store_ok = store_ping(ctx->store) == 0;
+	enum ca_result r = ca_get_ca_pem(ctx->ca, &pem, msg, sizeof(msg));
+	bool ca_ok = r == CA_OK || r == CA_ERR_REFUSED;  /* it answered */
+	json_object *o;
+
+	(void)req;
+	(void)args;
+	free(pem);
+	json_object_object_add(data, "service", json_object_new_string("upki-ra"));
+	json_object_object_add(data, "version", json_object_new_string(RA_VERSION));
+	json_object_object_add(data, "store", json_object_new_string(store_ok ? "ok" : "error"));
+	json_object_object_add(data, "ca", json_object_new_string(ca_ok ? "ok" : "unreachable"));
+	if (store_ok && ca_ok) {
+		http_rest_data(resp, 200, data);
+		return;
+	}
+	o = json_object_new_object();
+	json_object_object_add(o, "status", json_object_new_string("error"));
+	json_object_object_add(o, "message", json_object_new_string(!store_ok ?
+	    "store unavailable" : msg));
+	json_object_object_add(o, "data", data);
+	http_text(resp, 503, "application/json", jsonx_print(o));
+	json_object_put(o);
+}
+
+/* Serves a PEM file of the data directory. */
+static bool
+public_serve_file(const struct config *cfg, const char *name, struct http_response *resp)
+{
+	char path[PATH_MAX], *pem;
+
+	if (config_path(cfg, name, path, sizeof(path)) != 0 ||
+	    (pem = fs_read(path, CERT_PEM_MAX * 16, NULL)) == NULL)
+		return false;
+	http_text(resp, 200, PEM_TYPE, pem);
+	free(pem);
+	return true;
+}
+
+HANDLER(public_ca)
+{
+	char msg[256], *pem;
+	enum ca_result r;
+
+	(void)req;
+	(void)args;
+	if (public_serve_file(ctx->cfg, "ca.crt", resp))
+		return;
+	if ((r = ca_get_ca_pem(ctx->ca, &pem, msg, sizeof(msg))) != CA_OK) {
+		public_ca_failed(resp, r, msg);
+		return;
+	}
+	http_text(resp, 200, PEM_TYPE, pem);
+	free(pem);
+}
+
+HANDLER(public_crl)
+{
+	char msg[256];
+
+	(void)req;
+	(void)args;
+	if (public_serve_file(ctx->cfg, "crl.pem", resp))
+		return;
+	if (ra_crl_refresh(ctx->cfg, ctx->ca, "get_crl", msg, sizeof(msg)) != 0) {
+		http_header_add(resp, "Retry-After", "30");
+		http_rest_error(resp, 503, "CRL unavailable: %s", msg);
+		return;
+	}
+	if (!public_serve_file(ctx->cfg, "crl.pem", resp))
+		http_rest_error(resp, 500, "cannot read crl.pem");
+}
+
+HANDLER(public_profiles)
+{
+	json_object *data;
+	char msg[256];
+	enum ca_result r;
+
+	(void)req;
+	(void)args;
+	if ((r = ca_call(ctx->ca, "list_profiles", NULL, &data, msg, sizeof(msg))) != CA_OK) {
+		public_ca_failed(resp, r, msg);
+		return;
+	}
+	http_rest_data(resp, 200, data);
+}
+
+/* get_profile for a checked name; answers the client itself on failure. */
+static json_object *
+public_get_profile(struct ra_ctx *ctx, const char *name, struct http_response *resp)
+{
+	json_object *params, *data;
+	char msg[256];
+	enum ca_result r;
+
+	if (!public_name_ok(name)) {
+		http_rest_error(resp, 400, "invalid profile name");
+		return NULL;
+	}
+	params = json_object_new_object();
+	json_object_object_add(params, "profile", json_object_new_string(name));
+	r = ca_call(ctx->ca, "get_profile", params, &data, msg, sizeof(msg));
+	json_object_put(params);
+	if (r == CA_ERR_REFUSED && strstr(msg, "not found") != NULL) {
+		http_rest_error(resp, 404, "unknown profile '%s'", name);
+		return NULL;
+	}
+	if (r != CA_OK) {
+		public_ca_failed(resp, r, msg);
+		return NULL;
+	}
+	if (!json_object_is_type(data, json_type_object)) {
+		json_object_put(data);
+		http_rest_error(resp, 502, "CA error: profile '%s' is not an object", name);
+		return NULL;
+	}
+	return data;
+}
+
+HANDLER(public_profile)
+{
+	json_object *data = public_get_profile(ctx, args->arg[0], resp);
+
+	(void)req;
+	if (data != NULL)
+		http_rest_data(resp, 200, data);
+}
+
+/* The value of ?name= in a query string, when it is a plausible host name. */
+static bool
+public_query_cn(const char *query, char *out, size_t outlen)
+{
+	const char *p = strstr(query, "cn=");
+	size_t n;
+
+	if (p == NULL || (p != query && p[-1] != '&'))
+		return false;
+	p += 3;
+	n = strcspn(p, "&");
+	if (n == 0 || n >= outlen)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)p[i]) && strchr(".-_*", p[i]) == NULL)
+			return false;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return true;
+}
+
+static const char *
+public_curve(int64_t bits)
+{
+	switch (bits) {
+	case 384:
+		return "P-384";
+	case 521:
+		return "P-521";
+	default:
+		return "P-256";
+	}
+}
+
+HANDLER(public_magic)
+{
+	json_object *profile = public_get_profile(ctx, args->arg[0], resp);
+	json_object *data, *cmds;
+	const char *ktype, *digest;
+	char cn[256] = "node.example.com", line[512];
+	int64_t klen = 0;
+	bool ec;
+
+	if (profile == NULL)
+		return;
+	public_query_cn(req->query, cn, sizeof(cn));
+	ktype = jsonx_get_string(profile, "keyType");
+	digest = jsonx_get_string(profile, "digest");
+	jsonx_get_int64(profile, "keyLen", &klen);
+	ec = ktype != NULL && (strcasecmp(ktype, "ec") == 0 || strcasecmp(ktype, "ecdsa") == 0);
+	if (digest == NULL || !public_name_ok(digest))
+		digest = "sha256";
+	if (!ec && (klen < 2048 || klen > 8192))
+		klen = 2048;
+
+	cmds = json_object_new_array();
+	if (ec)
+		snprintf(line, sizeof(line), "openssl genpkey -algorithm EC -pkeyopt "
+		    "ec_paramgen_curve:%s -out %s.key", public_curve(klen), cn);
+	else
+		snprintf(line, sizeof(line), "openssl genpkey -algorithm RSA -pkeyopt "
+		    "rsa_keygen_bits:%d -out %s.key", (int)klen, cn);
+	json_object_array_add(cmds, json_object_new_string(line));
+	snprintf(line, sizeof(line), "openssl req -new -key %s.key -%s -subj '/CN=%s' "
+	    "-addext 'subjectAltName=DNS:%s' -out %s.csr", cn, digest, cn, cn, cn);
+	json_object_array_add(cmds, json_object_new_string(line));
+
+	data = json_object_new_object();
+	json_object_object_add(data, "profile", json_object_new_string(args->arg[0]));
+	json_object_object_add(data, "cn", json_object_new_string(cn));
+	json_object_object_add(data, "keyType", json_object_new_string(ec ? "ec" : "rsa"));
+	json_object_object_add(data, "keyLen", json_object_new_int64(ec ? (klen ? klen : 256) : klen));
+	json_object_object_add(data, "digest", json_object_new_string(digest));
+	json_object_object_add(data, "commands", cmds);
+	json_object_put(profile);
+	http_rest_data(resp, 200, data);
+}

@@ -1,0 +1,35 @@
+/*
+ * What every part of the upki-ra program shares: the per-process context
+ * handed to handlers, and the entry points of the commands.
+ */
+#ifndef UPKI_RA_H
+#define UPKI_RA_H
+
+#include "ca.h"
+#include "config.h"
+#include "store.h"
+
+#define RA_VERSION "0.1.0"
+
+/* One per worker process, made after fork. */
+struct ra_ctx {
+	const struct config *cfg;
+	struct store *store;
+	struct ca_client *ca;
+};
+
+/* Commands (main.c dispatches); each returns the process exit code. */
+int cmd_init(const struct config *cfg);
+int cmd_register(const struct config *cfg, const char *seed);
+int cmd_serve(const struct config *cfg);
+int cmd_start(const struct config *cfg);
+int cmd_crl(const struct config *cfg);
+
+/* Bootstrap pieces shared by init, register and start (bootstrap.c). */
+int ra_data_dir_init(const struct config *cfg);
+int ra_store_path(const struct config *cfg, char *out, size_t outlen);
+/* Fetches the CRL with `task` (get_crl or generate_crl) and writes crl.pem. */
+int ra_crl_refresh(const struct config *cfg, struct ca_client *ca, const char *task,
+    char *msg, size_t msglen);
+
+#endif

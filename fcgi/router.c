@@ -1,0 +1,184 @@
+#include "router.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "log.h"
+
+enum route_method { M_GET = 1, M_HEAD = 2, M_POST = 4, M_DELETE = 8 };
+
+enum route_auth {
+	AUTH_PUBLIC,    /* anyone */
+	AUTH_CLIENT,    /* a client certificate nginx verified */
+};
+
+struct route {
+	unsigned methods;
+	const char *pattern;    /* '*' matches one path segment */
+	enum route_auth auth;
+	route_fn fn;
+};
+
+static const struct route router_table[] = {
+	{ M_GET | M_HEAD, "/api/v1/public/health", AUTH_PUBLIC, public_health },
+	{ M_GET | M_HEAD, "/api/v1/public/ca", AUTH_PUBLIC, public_ca },
+	{ M_GET | M_HEAD, "/api/v1/public/crl", AUTH_PUBLIC, public_crl },
+	{ M_GET | M_HEAD, "/api/v1/public/profiles", AUTH_PUBLIC, public_profiles },
+	{ M_GET | M_HEAD, "/api/v1/public/profiles/*", AUTH_PUBLIC, public_profile },
+	{ M_GET | M_HEAD, "/api/v1/public/magic/*", AUTH_PUBLIC, public_magic },
+	/* Public aliases that existing uPKI tools fetch (DESIGN.md). */
+	{ M_GET | M_HEAD, "/api/v1/ca", AUTH_PUBLIC, public_ca },
+	{ M_GET | M_HEAD, "/api/v1/crl", AUTH_PUBLIC, public_crl },
+};
+
+#define ROUTER_NROUTES (sizeof(router_table) / sizeof(router_table[0]))
+
+static int
+router_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Percent-decodes one segment; refuses what would decode to '/' or NUL. */
+static bool
+router_decode(const char *seg, size_t len, char *out, size_t outlen)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		int c = (unsigned char)seg[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len)
+				return false;
+			if ((hi = router_hex(seg[i + 1])) < 0 || (lo = router_hex(seg[i + 2])) < 0)
+				return false;
+			c = hi * 16 + lo;
+			i += 2;
+		}
+		if (c == '\0' || c == '/' || o + 1 >= outlen)
+			return false;
+		out[o++] = (char)c;
+	}
+	out[o] = '\0';
+	return o > 0;
+}
+
+/* Matches path against pattern segment by segment, capturing '*'. */
+static bool
+router_match(const char *pattern, const char *path, struct route_args *args)
+{
+	args->n = 0;
+	while (*pattern != '\0' && *path != '\0') {
+		const char *pe = strchr(pattern, '/'), *se;
+		size_t plen, slen;
+
+		if (*pattern == '/' && *path == '/') {
+			pattern++;
+			path++;
+			continue;
+		}
+		pe = pe != NULL ? pe : pattern + strlen(pattern);
+		se = strchr(path, '/');
+		se = se != NULL ? se : path + strlen(path);
+		plen = (size_t)(pe - pattern);
+		slen = (size_t)(se - path);
+		if (plen == 1 && *pattern == '*') {
+			if (args->n == ROUTER_MAX_ARGS ||
+			    !router_decode(path, slen, args->arg[args->n], ROUTER_ARG_MAX))
+				return false;
+			args->n++;
+		} else if (plen != slen || memcmp(pattern, path, plen) != 0) {
+			return false;
+		}
+		pattern = pe;
+		path = se;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
+static unsigned
+router_method(const char *m)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} methods[] = { { "GET", M_GET }, { "HEAD", M_HEAD }, { "POST", M_POST },
+	    { "DELETE", M_DELETE } };
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(m, methods[i].name) == 0)
+			return methods[i].bit;
+	return 0;
+}
+
+/* The worker's own check of what nginx already checked (DESIGN.md: every
+ * request to a protected prefix is checked twice). */
+static bool
+router_authorized(const struct route *r, const struct http_request *req,
+    struct http_response *resp)
+{
+	if (r->auth == AUTH_PUBLIC)
+		return true;
+	if (req->client_verify == NULL || strcmp(req->client_verify, "SUCCESS") != 0) {
+		http_rest_error(resp, 401, "a verified client certificate is required");
+		return false;
+	}
+	return true;
+}
+
+static void
+router_allow(struct http_response *resp, unsigned methods)
+{
+	char allow[32] = "";
+
+	if (methods & M_GET)
+		strcat(allow, "GET, HEAD");
+	if (methods & M_POST)
+		strcat(allow, *allow ? ", POST" : "POST");
+	if (methods & M_DELETE)
+		strcat(allow, *allow ? ", DELETE" : "DELETE");
+	http_header_add(resp, "Allow", "%s", allow);
+}
+
+void
+router_dispatch(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp)
+{
+	unsigned method = router_method(req->method), allowed = 0;
+	struct route_args args;
+
+	if (strlen(req->path) > ROUTER_PATH_MAX) {
+		http_rest_error(resp, 404, "path too long");
+		return;
+	}
+	for (size_t i = 0; i < ROUTER_NROUTES; i++) {
+		const struct route *r = &router_table[i];
+
+		if (!router_match(r->pattern, req->path, &args))
+			continue;
+		if ((r->methods & method) == 0) {
+			allowed |= r->methods;
+			continue;
+		}
+		if (router_authorized(r, req, resp))
+			r->fn(ctx, req, resp, &args);
+		return;
+	}
+	if (allowed != 0) {
+		http_rest_error(resp, 405, "method %s not allowed here", req->method);
+		router_allow(resp, allowed);
+		return;
+	}
+	http_rest_error(resp, 404, "no such resource");
+}

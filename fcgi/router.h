@@ -1,0 +1,27 @@
+/*
+ * Routing: the whole HTTP surface of the RA is the table in router.c, with
+ * who may call each route.  The router checks that before any handler runs.
+ */
+#ifndef UPKI_ROUTER_H
+#define UPKI_ROUTER_H
+
+#include "http.h"
+#include "ra.h"
+
+#define ROUTER_PATH_MAX 1024
+#define ROUTER_MAX_ARGS 2
+#define ROUTER_ARG_MAX 256
+
+/* Path segments matched by '*' in a pattern, percent-decoded. */
+struct route_args {
+	char arg[ROUTER_MAX_ARGS][ROUTER_ARG_MAX];
+	int n;
+};
+
+typedef void (*route_fn)(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args);
+
+void router_dispatch(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * `upki-ra serve`: takes the listening socket, migrates the store once in
+ * the master (so workers never race on it), then hands over to the pool.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "listen.h"
+#include "log.h"
+#include "pool.h"
+#include "ra.h"
+#include "worker.h"
+
+int
+cmd_serve(const struct config *cfg)
+{
+	struct pool_role roles[] = {
+		{ "worker", cfg->workers, worker_main },
+	};
+	char spec[PATH_MAX], desc[PATH_MAX + 64];
+	int fd, rc;
+
+	if (ra_data_dir_init(cfg) != 0)
+		return 1;
+	if (cfg->listen[0] != '\0')
+		snprintf(spec, sizeof(spec), "%s", cfg->listen);
+	else if (config_path(cfg, "fcgi.sock", spec, sizeof(spec)) != 0) {
+		log_error("data directory path too long: %s", cfg->data_dir);
+		return 1;
+	}
+	if ((fd = listen_open(spec, desc, sizeof(desc))) < 0)
+		return 1;
+	log_info("serving FastCGI on %s with %d workers (CA %s:%d)", desc, cfg->workers,
+	    cfg->ca_host, cfg->ca_port);
+	rc = pool_run(cfg, fd, roles, (int)(sizeof(roles) / sizeof(roles[0])));
+	close(fd);
+	return rc;
+}

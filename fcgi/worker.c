@@ -1,0 +1,209 @@
+/*
+ * A FastCGI worker: accepts a request, turns its params and body into a
+ * struct http_request, lets the router answer, writes the response.
+ *
+ * SIGTERM is blocked while a request is being handled and open only while
+ * the worker waits in accept, so a drain or reload never cuts a response
+ * in half: the worker finishes the request it has, then exits.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <fcgiapp.h>
+
+#include "http.h"
+#include "log.h"
+#include "ra.h"
+#include "router.h"
+#include "worker.h"
+
+static volatile sig_atomic_t worker_stopping;
+
+static void
+worker_on_term(int sig)
+{
+	(void)sig;
+	worker_stopping = 1;
+	FCGX_ShutdownPending();
+}
+
+static const char *
+worker_param(FCGX_Request *fr, const char *name)
+{
+	return FCGX_GetParam(name, fr->envp);
+}
+
+/* Reads exactly CONTENT_LENGTH bytes, refusing more than HTTP_BODY_MAX
+ * before reading any: the size is checked, then the bytes are. */
+static int
+worker_read_body(FCGX_Request *fr, struct buf *body, int *status)
+{
+	const char *cl = worker_param(fr, "CONTENT_LENGTH");
+	char chunk[4096], *end;
+	unsigned long long want;
+	int n;
+
+	if (cl == NULL || *cl == '\0')
+		return 0;
+	errno = 0;
+	want = strtoull(cl, &end, 10);
+	if (errno != 0 || *end != '\0' || *cl == '-') {
+		*status = 400;
+		return -1;
+	}
+	if (want > HTTP_BODY_MAX) {
+		*status = 413;
+		return -1;
+	}
+	while (body->len < want) {
+		size_t ask = want - body->len < sizeof(chunk) ? want - body->len : sizeof(chunk);
+
+		if ((n = FCGX_GetStr(chunk, (int)ask, fr->in)) <= 0)
+			break;
+		buf_add(body, chunk, (size_t)n);
+	}
+	if (body->len != want) {
+		*status = 400;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+worker_build_request(FCGX_Request *fr, struct http_request *req, char *pathbuf,
+    size_t pathlen, const struct buf *body)
+{
+	const char *uri = worker_param(fr, "REQUEST_URI");
+	const char *q, *https = worker_param(fr, "HTTPS");
+	size_t n;
+
+	memset(req, 0, sizeof(*req));
+	req->method = worker_param(fr, "REQUEST_METHOD");
+	if (req->method == NULL)
+		req->method = "GET";
+	if (uri == NULL)
+		uri = "/";
+	q = strchr(uri, '?');
+	n = q != NULL ? (size_t)(q - uri) : strlen(uri);
+	if (n >= pathlen)
+		n = pathlen - 1;        /* the router refuses over-long paths */
+	memcpy(pathbuf, uri, n);
+	pathbuf[n] = '\0';
+	req->path = pathbuf;
+	req->query = q != NULL ? q + 1 : "";
+	req->host = worker_param(fr, "HTTP_HOST");
+	req->https = https != NULL && (strcmp(https, "on") == 0 || strcmp(https, "1") == 0);
+	req->content_type = worker_param(fr, "CONTENT_TYPE");
+	req->client_verify = worker_param(fr, "SSL_CLIENT_VERIFY");
+	req->client_dn = worker_param(fr, "SSL_CLIENT_S_DN");
+	req->client_cert = worker_param(fr, "SSL_CLIENT_CERT");
+	req->client_serial = worker_param(fr, "SSL_CLIENT_SERIAL");
+	req->body = body->data != NULL ? body->data : "";
+	req->body_len = body->len;
+}
+
+static void
+worker_write(FCGX_Request *fr, const struct http_request *req,
+    const struct http_response *resp)
+{
+	FCGX_FPrintF(fr->out, "Status: %d %s\r\n", resp->status,
+	    http_status_text(resp->status));
+	if (resp->content_type != NULL)
+		FCGX_FPrintF(fr->out, "Content-Type: %s\r\n", resp->content_type);
+	for (int i = 0; i < resp->nheaders; i++)
+		FCGX_FPrintF(fr->out, "%s: %s\r\n", resp->headers[i].name,
+		    resp->headers[i].value);
+	FCGX_FPrintF(fr->out, "Content-Length: %zu\r\n\r\n", resp->body.len);
+	if (strcmp(req->method, "HEAD") != 0 && resp->body.len > 0)
+		FCGX_PutStr(resp->body.data, (int)resp->body.len, fr->out);
+}
+
+static void
+worker_handle(struct ra_ctx *ctx, FCGX_Request *fr)
+{
+	struct http_request req;
+	struct http_response resp;
+	struct buf body;
+	char path[ROUTER_PATH_MAX + 2];
+	int status = 0;
+
+	buf_init(&body, HTTP_BODY_MAX);
+	http_response_init(&resp);
+	if (worker_read_body(fr, &body, &status) != 0) {
+		worker_build_request(fr, &req, path, sizeof(path), &body);
+		http_rest_error(&resp, status, status == 413 ?
+		    "request body larger than %d bytes" : "invalid request body",
+		    HTTP_BODY_MAX);
+	} else {
+		worker_build_request(fr, &req, path, sizeof(path), &body);
+		router_dispatch(ctx, &req, &resp);
+	}
+	worker_write(fr, &req, &resp);
+	http_response_free(&resp);
+	buf_free(&body);
+}
+
+static int
+worker_open(const struct config *cfg, struct ra_ctx *ctx)
+{
+	char path[PATH_MAX], err[256];
+
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->cfg = cfg;
+	if (ra_store_path(cfg, path, sizeof(path)) != 0 ||
+	    store_open(path, &ctx->store, err, sizeof(err)) != 0) {
+		log_error("worker: %s", err);
+		return -1;
+	}
+	if ((ctx->ca = ca_client_new(cfg->ca_host, cfg->ca_port, cfg->ca_timeout_ms)) == NULL) {
+		log_error("worker: out of memory");
+		store_close(ctx->store);
+		return -1;
+	}
+	return 0;
+}
+
+int
+worker_main(const struct config *cfg, int listen_fd)
+{
+	struct sigaction sa = { .sa_handler = worker_on_term };
+	struct ra_ctx ctx;
+	FCGX_Request fr;
+	sigset_t term;
+	int rc;
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigprocmask(SIG_BLOCK, &term, NULL);
+	sigaction(SIGTERM, &sa, NULL);      /* no SA_RESTART: accept must return */
+	if (worker_open(cfg, &ctx) != 0)
+		return 1;
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		log_error("worker: cannot initialise FastCGI");
+		return 1;
+	}
+	while (!worker_stopping) {
+		sigprocmask(SIG_UNBLOCK, &term, NULL);
+		rc = FCGX_Accept_r(&fr);
+		sigprocmask(SIG_BLOCK, &term, NULL);
+		if (rc < 0) {
+			if (worker_stopping || errno == EINTR)
+				continue;
+			log_error("worker: accept failed (%d)", rc);
+			break;
+		}
+		worker_handle(&ctx, &fr);
+		FCGX_Finish_r(&fr);
+	}
+	FCGX_Free(&fr, 1);
+	ca_client_free(ctx.ca);
+	store_close(ctx.store);
+	return 0;
+}
