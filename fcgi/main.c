@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "config.h"
 #include "log.h"
@@ -100,6 +101,9 @@ main(int argc, char **argv)
 	char err[256];
 	int level;
 
+	/* The store and the keys are the RA's alone; files meant for others
+	 * (ca.crt, crl.pem, the socket) get their modes explicitly. */
+	umask(077);
 	log_init("upki-ra", LOG_LEVEL_INFO);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -117,7 +117,7 @@ worker_write(FCGX_Request *fr, const struct http_request *req,
 	for (int i = 0; i < resp->nheaders; i++)
 		FCGX_FPrintF(fr->out, "%s: %s\r\n", resp->headers[i].name,
 		    resp->headers[i].value);
-	FCGX_FPrintF(fr->out, "Content-Length: %zu\r\n\r\n", resp->body.len);
+	FCGX_FPrintF(fr->out, "Content-Length: %lu\r\n\r\n", (unsigned long)resp->body.len);
 	if (strcmp(req->method, "HEAD") != 0 && resp->body.len > 0)
 		FCGX_PutStr(resp->body.data, (int)resp->body.len, fr->out);
 }

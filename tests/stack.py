@@ -1,0 +1,298 @@
+#!/usr/bin/python3
+"""The development stack: dev CA, upki-ra and nginx, on loopback.
+
+`make run` uses it in the foreground (python3 tests/stack.py run); the
+integration tests use the Stack class to start a stack of their own on free
+ports in a temporary directory, and stop it afterwards.
+
+Only the Python standard library: this runs on a fresh Debian machine.
+"""
+
+import argparse
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def free_port_pair():
+    """Two consecutive free ports (the CA uses port and port + 1)."""
+    for _ in range(100):
+        p = free_port()
+        if p >= 65535:
+            continue
+        try:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", p + 1))
+            return p
+        except OSError:
+            continue
+    raise RuntimeError("no two consecutive free ports")
+
+
+def wait_for(predicate, timeout, what, proc=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{what}: process exited with {proc.returncode}")
+        time.sleep(0.05)
+    raise RuntimeError(f"timed out waiting for {what}")
+
+
+def port_open(host, port):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def render_site(template, values, tls):
+    """Fills @NAME@ placeholders; keeps @TLS@ lines only when tls."""
+    out = []
+    for line in template.splitlines(keepends=True):
+        if line.startswith("@TLS@"):
+            if not tls:
+                continue
+            line = line[len("@TLS@"):]
+        for k, v in values.items():
+            line = line.replace(f"@{k}@", v)
+        out.append(line)
+    return "".join(out)
+
+
+class Stack:
+    """One dev CA (unless ca_host is given), one upki-ra, one nginx."""
+
+    def __init__(self, root, build="build", ra_port=None, ca_host=None,
+                 ca_port=None, seed=None, sans="localhost,127.0.0.1",
+                 workers=2, env=None, devca_args=(), nginx_user_root=None):
+        self.root = os.path.abspath(root)
+        self.build = os.path.join(ROOT, build) if not os.path.isabs(build) else build
+        self.data_dir = os.path.join(self.root, "ra")
+        self.devca_dir = os.path.join(self.root, "devca")
+        self.nginx_dir = os.path.join(self.root, "nginx")
+        self.ra_host = "127.0.0.1"
+        self.ra_port = ra_port or free_port()
+        self.external_ca = ca_host is not None
+        self.ca_host = ca_host or "127.0.0.1"
+        self.ca_port = ca_port or free_port_pair()
+        self.seed = seed if seed is not None else secrets.token_hex(16)
+        self.sans = sans
+        self.workers = workers
+        self.extra_env = dict(env or {})
+        self.devca_args = list(devca_args)
+        self.nginx_user_root = (os.geteuid() == 0) if nginx_user_root is None else nginx_user_root
+        self.devca = None
+        self.ra = None
+        self.nginx = None
+        for d in (self.root, self.nginx_dir, os.path.join(self.nginx_dir, "logs")):
+            os.makedirs(d, exist_ok=True)
+
+    # -- paths and URLs ---------------------------------------------------
+    @property
+    def base_url(self):
+        return f"https://localhost:{self.ra_port}"
+
+    @property
+    def ca_cert(self):
+        return os.path.join(self.data_dir, "ca.crt")
+
+    @property
+    def fcgi_socket(self):
+        return os.path.join(self.data_dir, "fcgi.sock")
+
+    def log_path(self, name):
+        return os.path.join(self.root, f"{name}.log")
+
+    def ra_env(self, **overrides):
+        env = dict(os.environ)
+        env.update({
+            "UPKI_DATA_DIR": self.data_dir,
+            "UPKI_CA_HOST": self.ca_host,
+            "UPKI_CA_PORT": str(self.ca_port),
+            "UPKI_RA_HOST": self.ra_host,
+            "UPKI_RA_PORT": str(self.ra_port),
+            "UPKI_RA_SANS": self.sans,
+            "UPKI_RA_WORKERS": str(self.workers),
+            "UPKI_RA_LISTEN": self.fcgi_socket,
+            "UPKI_CA_SEED": self.seed,
+        })
+        env.update(self.extra_env)
+        env.update(overrides)
+        return env
+
+    # -- the parts --------------------------------------------------------
+    def start_devca(self, extra_args=()):
+        log = open(self.log_path("devca"), "ab")
+        env = dict(os.environ, UPKI_CA_SEED=self.seed)
+        self.devca = subprocess.Popen(
+            [os.path.join(self.build, "upki-devca"), "--dir", self.devca_dir,
+             "--host", self.ca_host, "--port", str(self.ca_port),
+             "--reg-port", str(self.ca_port + 1), *self.devca_args, *extra_args],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env)
+        wait_for(lambda: b"ready" in open(self.log_path("devca"), "rb").read(),
+                 20, "the development CA", self.devca)
+
+    def stop_devca(self):
+        self._stop(self.devca)
+        self.devca = None
+
+    def start_ra(self, **env):
+        log = open(self.log_path("ra"), "ab")
+        self.ra = subprocess.Popen(
+            [os.path.join(self.build, "upki-ra"), "start"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self.ra_env(**env),
+            start_new_session=True)
+        wait_for(lambda: os.path.exists(self.fcgi_socket), 30, "upki-ra", self.ra)
+
+    def stop_ra(self):
+        self._stop(self.ra)
+        self.ra = None
+
+    def render_nginx(self):
+        with open(os.path.join(ROOT, "nginx", "upki-ra.conf.in")) as f:
+            site = render_site(f.read(), {
+                "LISTEN": f"{self.ra_host}:{self.ra_port}",
+                "TLS_FLAG": "ssl",
+                "SERVER_NAME": "localhost",
+                "DATA_DIR": self.data_dir,
+                "PARAMS": os.path.join(ROOT, "nginx", "fastcgi-params.conf"),
+                "FCGI_SOCKET": self.fcgi_socket,
+            }, tls=True)
+        site_path = os.path.join(self.nginx_dir, "upki-ra.conf")
+        with open(site_path, "w") as f:
+            f.write(site)
+        # Workers run as root only in this development stack, where the data
+        # directory (0700, root) holds the socket; installed hosts give the
+        # socket to nginx's group instead (systemd/upki-ra.socket).
+        main = f"""{"user root root;" if self.nginx_user_root else ""}
+worker_processes 2;
+error_log {self.nginx_dir}/logs/error.log warn;
+pid {self.nginx_dir}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    access_log {self.nginx_dir}/logs/access.log;
+    client_body_temp_path {self.nginx_dir}/client_body;
+    fastcgi_temp_path {self.nginx_dir}/fastcgi;
+    proxy_temp_path {self.nginx_dir}/proxy;
+    uwsgi_temp_path {self.nginx_dir}/uwsgi;
+    scgi_temp_path {self.nginx_dir}/scgi;
+    default_type application/octet-stream;
+    include {site_path};
+}}
+"""
+        conf = os.path.join(self.nginx_dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(main)
+        return conf
+
+    def start_nginx(self):
+        conf = self.render_nginx()
+        log = open(self.log_path("nginx"), "ab")
+        self.nginx = subprocess.Popen(
+            ["/usr/sbin/nginx", "-p", self.nginx_dir, "-c", conf, "-g", "daemon off;"],
+            stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        wait_for(lambda: port_open(self.ra_host, self.ra_port), 20, "nginx", self.nginx)
+
+    def reload_nginx(self):
+        self.nginx.send_signal(signal.SIGHUP)
+
+    def start(self):
+        if not self.external_ca:
+            self.start_devca()
+        self.start_ra()
+        self.start_nginx()
+
+    def stop(self):
+        for p in (self.nginx, self.ra, self.devca):
+            self._stop(p)
+        self.nginx = self.ra = self.devca = None
+
+    @staticmethod
+    def _stop(proc, timeout=15):
+        if proc is None or proc.poll() is not None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def run(args):
+    home = os.path.expanduser("~/.upki")
+    ca_host = os.environ.get("UPKI_CA_HOST")
+    seed = os.environ.get("UPKI_CA_SEED")
+    if ca_host and not seed and not os.path.exists(
+            os.path.join(os.environ.get("UPKI_DATA_DIR", home + "/ra"), "ra.crt")):
+        sys.exit("make run: UPKI_CA_HOST is set: set UPKI_CA_SEED to the CA's seed too")
+    stack = Stack(
+        home, build=args.build,
+        ra_port=int(os.environ.get("UPKI_RA_PORT", "8000")),
+        ca_host=ca_host,
+        ca_port=int(os.environ.get("UPKI_CA_PORT", "5000")),
+        seed=seed,
+        sans=os.environ.get("UPKI_RA_SANS", "localhost,127.0.0.1"),
+        workers=int(os.environ.get("UPKI_RA_WORKERS", "4")))
+    if os.environ.get("UPKI_DATA_DIR"):
+        stack.data_dir = os.environ["UPKI_DATA_DIR"]
+
+    stopping = []
+
+    def on_signal(signum, frame):
+        stopping.append(signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        stack.start()
+        print(f"ACME directory: {stack.base_url}/acme/directory", flush=True)
+        print(f"CA certificate: {stack.ca_cert}", flush=True)
+        print(f"logs: {stack.root}/*.log; Ctrl-C stops everything", flush=True)
+        while not stopping:
+            for name, p in (("nginx", stack.nginx), ("upki-ra", stack.ra),
+                            ("upki-devca", stack.devca)):
+                if p is not None and p.poll() is not None:
+                    print(f"{name} exited with {p.returncode}; stopping "
+                          f"(see {stack.root}/*.log)", file=sys.stderr)
+                    stopping.append(0)
+            time.sleep(0.2)
+    except RuntimeError as e:
+        print(f"make run: {e}; see the logs in {stack.root}", file=sys.stderr)
+        for name in ("devca", "ra", "nginx"):
+            path = stack.log_path(name)
+            if os.path.exists(path):
+                tail = open(path, errors="replace").read().splitlines()[-5:]
+                for line in tail:
+                    print(f"  {name}: {line}", file=sys.stderr)
+        stack.stop()
+        return 1
+    stack.stop()
+    return 0
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("command", choices=["run"])
+    parser.add_argument("--build", default="build")
+    return run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
