@@ -62,7 +62,8 @@ pool_spawn(struct pool *p, struct pool_slot *s)
 	}
 	if (pid == 0) {
 		sigprocmask(SIG_UNBLOCK, &p->sigs, NULL);
-		_exit(s->role->run(p->cfg, p->listen_fd));
+		/* exit, not _exit: LeakSanitizer runs at exit in the sanitizer build. */
+		exit(s->role->run(p->cfg, p->listen_fd));
 	}
 	s->pid = pid;
 	s->started_ms = pool_now_ms();
