@@ -13,7 +13,7 @@ DESTDIR ?=
 BUILD   ?= build
 PYTHON  ?= /usr/bin/python3
 
-PKGS    := libssl libcrypto json-c sqlite3 libzmq
+PKGS    := libssl libcrypto json-c sqlite3 libzmq libcurl libcares
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wformat=2 \
            -Wstrict-prototypes -Wmissing-prototypes -fstack-protector-strong \

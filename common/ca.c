@@ -205,13 +205,13 @@ ca_call(struct ca_client *ca, const char *task, json_object *params,
 	} while (r == CA_ERR_UNREACHABLE && --tries > 0);
 	json_object_put(req);
 	if (r != CA_OK) {
-		log_warn("CA task %s: %s", task, msg);
+		log_debug("CA task %s: %s", task, msg);
 		return r;
 	}
 	r = ca_decode(task, reply, replylen, data, msg, msglen);
 	free(reply);
 	if (r != CA_OK && r != CA_ERR_UNSUPPORTED)
-		log_warn("CA task %s: %s", task, msg);
+		log_debug("CA task %s: %s", task, msg);
 	return r;
 }
 

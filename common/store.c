@@ -179,6 +179,7 @@ int
 store_open(const char *path, struct store **out, char *err, size_t errlen)
 {
 	struct store *st;
+	int rc;
 
 	*out = NULL;
 	if ((st = calloc(1, sizeof(*st))) == NULL) {
@@ -192,7 +193,14 @@ store_open(const char *path, struct store **out, char *err, size_t errlen)
 		goto fail;
 	}
 	sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS);
-	if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+	/* Switching a new database to WAL needs an exclusive lock, and SQLite
+	 * answers SQLITE_BUSY at once, without the busy handler, while another
+	 * process does the same (workers starting together on a fresh store):
+	 * wait for it as the busy timeout would. */
+	for (int waited = 0; (rc = sqlite3_exec(st->db, "PRAGMA journal_mode = WAL", NULL,
+	    NULL, NULL)) == SQLITE_BUSY && waited < STORE_BUSY_TIMEOUT_MS; waited += 10)
+		sqlite3_sleep(10);
+	if (rc != SQLITE_OK || sqlite3_exec(st->db, "PRAGMA synchronous = NORMAL;"
 	    "PRAGMA foreign_keys = ON;", NULL, NULL, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "cannot set up store %s: %s", path,
 		    sqlite3_errmsg(st->db));
@@ -212,6 +220,8 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	for (int i = 0; i < st->ncached; i++)
+		sqlite3_finalize(st->cache[i].stmt);
 	sqlite3_close_v2(st->db);
 	free(st);
 }
@@ -228,4 +238,111 @@ store_ping(struct store *st)
 	rc = sqlite3_step(stmt) == SQLITE_ROW ? 0 : -1;
 	sqlite3_finalize(stmt);
 	return rc;
+}
+
+sqlite3_stmt *
+store_stmt(struct store *st, const char *sql)
+{
+	sqlite3_stmt *stmt;
+
+	for (int i = 0; i < st->ncached; i++) {
+		if (st->cache[i].sql == sql) {
+			stmt = st->cache[i].stmt;
+			sqlite3_reset(stmt);
+			sqlite3_clear_bindings(stmt);
+			return stmt;
+		}
+	}
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt,
+	    NULL) != SQLITE_OK) {
+		log_error("store: cannot prepare statement: %s", sqlite3_errmsg(st->db));
+		return NULL;
+	}
+	if (st->ncached < STORE_STMT_CACHE) {
+		st->cache[st->ncached].sql = sql;
+		st->cache[st->ncached++].stmt = stmt;
+	} else {
+		/* Only static SQL reaches here, so the cache cannot overflow
+		 * unless it is sized too small: make that loud. */
+		log_error("store: statement cache full");
+		sqlite3_finalize(stmt);
+		return NULL;
+	}
+	return stmt;
+}
+
+int
+store_begin(struct store *st)
+{
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		log_error("store: cannot begin: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_commit(struct store *st)
+{
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		log_error("store: cannot commit: %s", sqlite3_errmsg(st->db));
+		store_rollback(st);
+		return -1;
+	}
+	return 0;
+}
+
+void
+store_rollback(struct store *st)
+{
+	if (!sqlite3_get_autocommit(st->db))
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int
+store_exec(sqlite3_stmt *stmt)
+{
+	int rc = sqlite3_step(stmt);
+
+	if (rc != SQLITE_DONE) {
+		log_error("store: %s", sqlite3_errmsg(sqlite3_db_handle(stmt)));
+		sqlite3_reset(stmt);
+		return -1;
+	}
+	rc = sqlite3_changes(sqlite3_db_handle(stmt));
+	sqlite3_reset(stmt);
+	return rc;
+}
+
+int
+store_col_text(sqlite3_stmt *stmt, int i, char *out, size_t outlen)
+{
+	const unsigned char *t = sqlite3_column_text(stmt, i);
+	size_t n = (size_t)sqlite3_column_bytes(stmt, i);
+
+	if (t == NULL) {
+		out[0] = '\0';
+		return 0;
+	}
+	if (n >= outlen)
+		return -1;
+	memcpy(out, t, n + 1);
+	return 0;
+}
+
+char *
+store_col_dup(sqlite3_stmt *stmt, int i)
+{
+	const unsigned char *t = sqlite3_column_text(stmt, i);
+
+	return t != NULL ? strdup((const char *)t) : NULL;
+}
+
+void
+store_bind_text(sqlite3_stmt *stmt, int i, const char *s)
+{
+	if (s == NULL)
+		sqlite3_bind_null(stmt, i);
+	else
+		sqlite3_bind_text(stmt, i, s, -1, SQLITE_STATIC);
 }

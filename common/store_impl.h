@@ -1,18 +1,43 @@
 /*
- * Private to the store_*.c files: the connection behind struct store.
- * Nothing outside common/store*.c includes this header.
+ * Private to the store_*.c files: the connection behind struct store and the
+ * statement cache.  Nothing outside common/store*.c includes this header.
  */
 #ifndef UPKI_STORE_IMPL_H
 #define UPKI_STORE_IMPL_H
+
+#include <stdint.h>
 
 #include <sqlite3.h>
 
 /* Writers queue behind one another for at most this long before a request
  * gets a "busy" error; a commit takes well under a millisecond. */
 #define STORE_BUSY_TIMEOUT_MS 5000
+#define STORE_STMT_CACHE 64
+
+struct store_cached {
+	const char *sql;        /* the static string: its address is the key */
+	sqlite3_stmt *stmt;
+};
 
 struct store {
 	sqlite3 *db;
+	struct store_cached cache[STORE_STMT_CACHE];
+	int ncached;
 };
+
+/* A prepared statement for a static SQL string, from the cache, reset and
+ * with its bindings cleared.  NULL on error (logged). */
+sqlite3_stmt *store_stmt(struct store *st, const char *sql);
+/* BEGIN IMMEDIATE / COMMIT / ROLLBACK. */
+int store_begin(struct store *st);
+int store_commit(struct store *st);
+void store_rollback(struct store *st);
+/* Runs a statement that returns no rows; returns sqlite3_changes or -1. */
+int store_exec(sqlite3_stmt *stmt);
+/* Copies column i as text into out (truncating never: -1 if too long). */
+int store_col_text(sqlite3_stmt *stmt, int i, char *out, size_t outlen);
+/* Column i as a malloc'd string (NULL column -> NULL). */
+char *store_col_dup(sqlite3_stmt *stmt, int i);
+void store_bind_text(sqlite3_stmt *stmt, int i, const char *s);
 
 #endif

@@ -4,6 +4,7 @@
  */
 #include <limits.h>
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "listen.h"
@@ -35,5 +36,9 @@ cmd_serve(const struct config *cfg)
 	    cfg->ca_host, cfg->ca_port);
 	rc = pool_run(cfg, fd, roles, (int)(sizeof(roles) / sizeof(roles[0])));
 	close(fd);
+	/* A socket we made ourselves goes with us, so that nothing connects
+	 * to a dead socket file; an inherited one belongs to whoever passed it. */
+	if (strcmp(desc, spec) == 0 && strchr(spec, '/') != NULL)
+		unlink(spec);
 	return rc;
 }

@@ -61,6 +61,15 @@ def port_open(host, port):
         return False
 
 
+def unix_socket_open(path):
+    try:
+        with socket.socket(socket.AF_UNIX) as s:
+            s.connect(path)
+            return True
+    except OSError:
+        return False
+
+
 def render_site(template, values, tls):
     """Fills @NAME@ placeholders; keeps @TLS@ lines only when tls."""
     out = []
@@ -158,7 +167,7 @@ class Stack:
             [os.path.join(self.build, "upki-ra"), "start"],
             stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=self.ra_env(**env),
             start_new_session=True)
-        wait_for(lambda: os.path.exists(self.fcgi_socket), 30, "upki-ra", self.ra)
+        wait_for(lambda: unix_socket_open(self.fcgi_socket), 30, "upki-ra", self.ra)
 
     def stop_ra(self):
         self._stop(self.ra)

@@ -103,9 +103,10 @@ def test_wrong_seed_exits_1_with_a_clear_message(stack, tmp_path):
     r = subprocess.run([RA, "register"], env=env, capture_output=True, text=True,
                        timeout=30)
     assert r.returncode == 1
-    lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1, r.stderr
-    assert "Invalid registration seed" in lines[0]
+    errors = [line for line in r.stderr.splitlines() if ": error: " in line]
+    assert len(errors) == 1, r.stderr
+    assert "Invalid registration seed" in errors[0]
+    assert r.stderr.strip().splitlines()[-1] == errors[0]
     assert not os.path.exists(tmp_path / "ra" / "ra.crt")
     assert not os.path.exists(tmp_path / "ra" / "ra.key")
 
@@ -116,8 +117,10 @@ def test_ca_down_at_first_start_is_a_clear_error(tmp_path):
                UPKI_CA_SEED="s", UPKI_CA_TIMEOUT_MS="500")
     r = subprocess.run([RA, "start"], env=env, capture_output=True, text=True, timeout=30)
     assert r.returncode == 1
-    assert "registration with the CA" in r.stderr
-    assert f"no answer from tcp://127.0.0.1:{port + 1}" in r.stderr
+    errors = [line for line in r.stderr.splitlines() if ": error: " in line]
+    assert len(errors) == 1, r.stderr
+    assert "registration with the CA" in errors[0]
+    assert f"no answer from tcp://127.0.0.1:{port + 1}" in errors[0]
     assert not os.path.exists(tmp_path / "ra" / "ra.crt")
     assert not os.path.exists(tmp_path / "ra" / "ra.key")
     assert [f for f in os.listdir(tmp_path / "ra") if ".tmp." in f] == []

@@ -1,0 +1,797 @@
+#include "store_acme.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store_impl.h"
+
+/* How long an order may stay "processing" before it is taken back to
+ * "ready": far longer than any CA call (whose timeout is seconds), so only
+ * an order whose worker died mid-finalize is ever recovered. */
+#define STORE_PROCESSING_GRACE 300
+
+void
+store_account_free(struct store_account *a)
+{
+	free(a->jwk);
+	free(a->contact);
+	a->jwk = a->contact = NULL;
+}
+
+void
+store_order_free(struct store_order *o)
+{
+	free(o->identifiers);
+	free(o->error);
+	o->identifiers = o->error = NULL;
+}
+
+void
+store_authz_free(struct store_authz *a)
+{
+	for (int i = 0; i < a->nchallenges; i++) {
+		free(a->challenges[i].error);
+		a->challenges[i].error = NULL;
+	}
+}
+
+/* One row, read by fn; 1 when there is none.  Always resets the statement,
+ * so no read transaction stays open behind the caller's back. */
+static int
+store_one(sqlite3_stmt *s, int (*fn)(sqlite3_stmt *, void *), void *out)
+{
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		rc = fn(s, out) == 0 ? 0 : -1;
+	else if (rc == SQLITE_DONE)
+		rc = 1;
+	else {
+		log_error("store: %s", sqlite3_errmsg(sqlite3_db_handle(s)));
+		rc = -1;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+/* -- accounts -------------------------------------------------------------- */
+
+#define ACCOUNT_COLUMNS "id, kid, thumbprint, jwk, contact, status, created_at"
+
+static int
+store_account_row(sqlite3_stmt *s, void *p)
+{
+	struct store_account *a = p;
+
+	memset(a, 0, sizeof(*a));
+	a->id = sqlite3_column_int64(s, 0);
+	if (store_col_text(s, 1, a->kid, sizeof(a->kid)) != 0 ||
+	    store_col_text(s, 2, a->thumbprint, sizeof(a->thumbprint)) != 0 ||
+	    store_col_text(s, 5, a->status, sizeof(a->status)) != 0)
+		return -1;
+	a->jwk = store_col_dup(s, 3);
+	a->contact = store_col_dup(s, 4);
+	a->created_at = sqlite3_column_int64(s, 6);
+	if (a->jwk == NULL || a->contact == NULL) {
+		store_account_free(a);
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_account_by_thumbprint(struct store *st, const char *tp, struct store_account *out)
+{
+	static const char sql[] = "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE thumbprint = ?";
+	sqlite3_stmt *s = store_stmt(st, sql);
+
+	if (s != NULL)
+		store_bind_text(s, 1, tp);
+	return store_one(s, store_account_row, out);
+}
+
+int
+store_account_by_kid(struct store *st, const char *kid, struct store_account *out)
+{
+	static const char sql[] = "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE kid = ?";
+	sqlite3_stmt *s = store_stmt(st, sql);
+
+	if (s != NULL)
+		store_bind_text(s, 1, kid);
+	return store_one(s, store_account_row, out);
+}
+
+int
+store_account_create(struct store *st, struct store_account *a)
+{
+	static const char sql[] = "INSERT INTO accounts (kid, thumbprint, jwk, contact, "
+	    "status, tos_agreed, created_at) VALUES (?, ?, ?, ?, 'valid', 1, ?)";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, a->kid);
+	store_bind_text(s, 2, a->thumbprint);
+	store_bind_text(s, 3, a->jwk);
+	store_bind_text(s, 4, a->contact);
+	sqlite3_bind_int64(s, 5, a->created_at);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_CONSTRAINT)
+		return 1;       /* the same key, registered by a racing request */
+	if (rc != SQLITE_DONE) {
+		log_error("store: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	a->id = sqlite3_last_insert_rowid(st->db);
+	snprintf(a->status, sizeof(a->status), "valid");
+	return 0;
+}
+
+int
+store_account_set_contact(struct store *st, int64_t id, const char *contact)
+{
+	static const char sql[] = "UPDATE accounts SET contact = ? WHERE id = ?";
+	sqlite3_stmt *s = store_stmt(st, sql);
+
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, contact);
+	sqlite3_bind_int64(s, 2, id);
+	return store_exec(s) == 1 ? 0 : -1;
+}
+
+int
+store_account_deactivate(struct store *st, int64_t id)
+{
+	static const char sql[] = "UPDATE accounts SET status = 'deactivated' WHERE id = ?";
+	static const char sql_authz[] = "UPDATE authorizations SET status = 'deactivated' "
+	    "WHERE account_id = ? AND status IN ('pending', 'valid')";
+	sqlite3_stmt *s;
+
+	if (store_begin(st) != 0)
+		return -1;
+	/* RFC 8555 7.3.6: the server SHOULD cancel pending authorizations. */
+	if ((s = store_stmt(st, sql)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(s, 1, id);
+	if (store_exec(s) != 1 || (s = store_stmt(st, sql_authz)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(s, 1, id);
+	if (store_exec(s) < 0)
+		goto fail;
+	return store_commit(st);
+fail:
+	store_rollback(st);
+	return -1;
+}
+
+int
+store_account_set_key(struct store *st, int64_t id, const char *jwk, const char *tp)
+{
+	static const char sql[] = "UPDATE accounts SET jwk = ?, thumbprint = ? WHERE id = ?";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, jwk);
+	store_bind_text(s, 2, tp);
+	sqlite3_bind_int64(s, 3, id);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_CONSTRAINT)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_account_orders(struct store *st, int64_t account_id, int offset, int max,
+    char ids[][STORE_ID_MAX], int *n)
+{
+	static const char sql[] = "SELECT id FROM orders WHERE account_id = ? "
+	    "ORDER BY created_at DESC, id LIMIT ? OFFSET ?";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc;
+
+	*n = 0;
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, account_id);
+	sqlite3_bind_int(s, 2, max);
+	sqlite3_bind_int(s, 3, offset);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < max)
+		if (store_col_text(s, 0, ids[*n], STORE_ID_MAX) == 0)
+			(*n)++;
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* -- nonces ------------------------------------------------------------------ */
+
+int
+store_nonce_use(struct store *st, const char *nonce, int64_t expires)
+{
+	static const char sql[] = "INSERT INTO used_nonces (nonce, expires) VALUES (?, ?)";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, nonce);
+	sqlite3_bind_int64(s, 2, expires);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_CONSTRAINT)
+		return 1;
+	if (rc != SQLITE_DONE) {
+		log_error("store: %s", sqlite3_errmsg(st->db));
+		return -1;
+	}
+	return 0;
+}
+
+/* -- orders -------------------------------------------------------------------- */
+
+static int
+store_insert_authz(struct store *st, int64_t account_id, const struct store_new_authz *a,
+    int64_t now)
+{
+	static const char sql[] = "INSERT INTO authorizations (id, account_id, type, value, "
+	    "wildcard, status, expires, created_at) VALUES (?, ?, ?, ?, ?, 'pending', ?, ?)";
+	static const char sql_chall[] = "INSERT INTO challenges (authz_id, type, token, status) "
+	    "VALUES (?, ?, ?, 'pending')";
+	sqlite3_stmt *s = store_stmt(st, sql);
+
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, a->id);
+	sqlite3_bind_int64(s, 2, account_id);
+	store_bind_text(s, 3, a->type);
+	store_bind_text(s, 4, a->value);
+	sqlite3_bind_int(s, 5, a->wildcard);
+	sqlite3_bind_int64(s, 6, a->expires);
+	sqlite3_bind_int64(s, 7, now);
+	if (store_exec(s) != 1)
+		return -1;
+	for (int i = 0; i < a->nchallenges; i++) {
+		if ((s = store_stmt(st, sql_chall)) == NULL)
+			return -1;
+		store_bind_text(s, 1, a->id);
+		store_bind_text(s, 2, a->challenge_types[i]);
+		store_bind_text(s, 3, a->challenge_tokens[i]);
+		if (store_exec(s) != 1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+store_link_authz(struct store *st, const char *order_id, const char *authz_id)
+{
+	static const char sql[] = "INSERT OR IGNORE INTO order_authorizations "
+	    "(order_id, authz_id) VALUES (?, ?)";
+	sqlite3_stmt *s = store_stmt(st, sql);
+
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, order_id);
+	store_bind_text(s, 2, authz_id);
+	return store_exec(s) >= 0 ? 0 : -1;
+}
+
+int
+store_order_create(struct store *st, struct store_order *o, struct store_new_authz *az,
+    int naz)
+{
+	static const char sql[] = "INSERT INTO orders (id, account_id, status, expires, "
+	    "identifiers, not_before, not_after, profile, created_at) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+	sqlite3_stmt *s;
+	int all_valid = 1;
+
+	for (int i = 0; i < naz; i++)
+		all_valid &= az[i].reuse;
+	snprintf(o->status, sizeof(o->status), "%s", all_valid ? "ready" : "pending");
+	if (store_begin(st) != 0)
+		return -1;
+	if ((s = store_stmt(st, sql)) == NULL)
+		goto fail;
+	store_bind_text(s, 1, o->id);
+	sqlite3_bind_int64(s, 2, o->account_id);
+	store_bind_text(s, 3, o->status);
+	sqlite3_bind_int64(s, 4, o->expires);
+	store_bind_text(s, 5, o->identifiers);
+	if (o->not_before != 0)
+		sqlite3_bind_int64(s, 6, o->not_before);
+	if (o->not_after != 0)
+		sqlite3_bind_int64(s, 7, o->not_after);
+	store_bind_text(s, 8, o->profile);
+	sqlite3_bind_int64(s, 9, o->created_at);
+	if (store_exec(s) != 1)
+		goto fail;
+	for (int i = 0; i < naz; i++) {
+		if (!az[i].reuse && store_insert_authz(st, o->account_id, &az[i],
+		    o->created_at) != 0)
+			goto fail;
+		if (store_link_authz(st, o->id, az[i].id) != 0)
+			goto fail;
+	}
+	return store_commit(st);
+fail:
+	store_rollback(st);
+	return -1;
+}
+
+int
+store_authz_reusable(struct store *st, int64_t account_id, const char *type,
+    const char *value, int wildcard, int64_t now, char *id_out)
+{
+	static const char sql[] = "SELECT id FROM authorizations WHERE account_id = ? "
+	    "AND type = ? AND value = ? AND wildcard = ? AND status = 'valid' "
+	    "AND expires > ? ORDER BY expires DESC LIMIT 1";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, account_id);
+	store_bind_text(s, 2, type);
+	store_bind_text(s, 3, value);
+	sqlite3_bind_int(s, 4, wildcard);
+	sqlite3_bind_int64(s, 5, now);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		rc = store_col_text(s, 0, id_out, STORE_ID_MAX);
+	else
+		rc = rc == SQLITE_DONE ? 1 : -1;
+	sqlite3_reset(s);
+	return rc;
+}
+
+#define ORDER_COLUMNS "o.id, o.account_id, o.status, o.expires, o.identifiers, " \
+    "o.not_before, o.not_after, o.profile, o.error, o.certificate_id, o.created_at, " \
+    "c.serial"
+
+static int
+store_order_row(sqlite3_stmt *s, void *p)
+{
+	struct store_order *o = p;
+
+	memset(o, 0, sizeof(*o));
+	if (store_col_text(s, 0, o->id, sizeof(o->id)) != 0 ||
+	    store_col_text(s, 2, o->status, sizeof(o->status)) != 0 ||
+	    store_col_text(s, 7, o->profile, sizeof(o->profile)) != 0 ||
+	    store_col_text(s, 11, o->certificate_serial, sizeof(o->certificate_serial)) != 0)
+		return -1;
+	o->account_id = sqlite3_column_int64(s, 1);
+	o->expires = sqlite3_column_int64(s, 3);
+	o->identifiers = store_col_dup(s, 4);
+	o->not_before = sqlite3_column_int64(s, 5);
+	o->not_after = sqlite3_column_int64(s, 6);
+	o->error = store_col_dup(s, 8);
+	o->certificate_id = sqlite3_column_int64(s, 9);
+	o->created_at = sqlite3_column_int64(s, 10);
+	return o->identifiers != NULL ? 0 : -1;
+}
+
+/* An order past its expiry that never reached "valid" is "invalid"
+ * (RFC 8555 7.1.6); so is an authorization past its own. */
+static int
+store_order_expire(struct store *st, const char *id, int64_t now)
+{
+	static const char sql[] = "UPDATE orders SET status = 'invalid', "
+	    "error = '{\"type\":\"urn:ietf:params:acme:error:malformed\","
+	    "\"detail\":\"order expired\"}' "
+	    "WHERE id = ? AND expires <= ? AND status IN ('pending', 'ready')";
+	sqlite3_stmt *s = store_stmt(st, sql);
+
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, id);
+	sqlite3_bind_int64(s, 2, now);
+	return store_exec(s) >= 0 ? 0 : -1;
+}
+
+int
+store_order_get(struct store *st, const char *id, int64_t now, struct store_order *out)
+{
+	static const char sql[] = "SELECT " ORDER_COLUMNS " FROM orders o "
+	    "LEFT JOIN certificates c ON c.id = o.certificate_id WHERE o.id = ?";
+	sqlite3_stmt *s;
+
+	if (store_order_expire(st, id, now) != 0 || (s = store_stmt(st, sql)) == NULL)
+		return -1;
+	store_bind_text(s, 1, id);
+	return store_one(s, store_order_row, out);
+}
+
+int
+store_order_authz_ids(struct store *st, const char *order_id, char ids[][STORE_ID_MAX],
+    int max, int *n)
+{
+	static const char sql[] = "SELECT oa.authz_id FROM order_authorizations oa "
+	    "JOIN authorizations a ON a.id = oa.authz_id WHERE oa.order_id = ? "
+	    "ORDER BY a.type, a.value, a.wildcard";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc;
+
+	*n = 0;
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, order_id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && *n < max)
+		if (store_col_text(s, 0, ids[*n], STORE_ID_MAX) == 0)
+			(*n)++;
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Runs an UPDATE keyed by an order id (?1), with ?2 an integer and ?3 a
+ * text when the statement has them; 1 when no row changed. */
+static int
+store_order_update(struct store *st, const char *sql, const char *id, int64_t extra,
+    const char *text)
+{
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int n;
+
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, id);
+	if (sqlite3_bind_parameter_count(s) >= 2)
+		sqlite3_bind_int64(s, 2, extra);
+	if (sqlite3_bind_parameter_count(s) >= 3)
+		store_bind_text(s, 3, text);
+	if ((n = store_exec(s)) < 0)
+		return -1;
+	return n == 1 ? 0 : 1;
+}
+
+int
+store_order_begin_finalize(struct store *st, const char *id, int64_t now)
+{
+	static const char sql[] = "UPDATE orders SET status = 'processing', "
+	    "processing_since = ?2 WHERE id = ?1 AND status = 'ready' AND expires > ?2";
+
+	/* One UPDATE is atomic in SQLite: of racing finalizers exactly one
+	 * sees a changed row, and only that one goes on to the CA. */
+	return store_order_update(st, sql, id, now, NULL);
+}
+
+int
+store_order_abort_finalize(struct store *st, const char *id)
+{
+	static const char sql[] = "UPDATE orders SET status = 'ready', processing_since = NULL "
+	    "WHERE id = ? AND status = 'processing'";
+
+	return store_order_update(st, sql, id, 0, NULL);
+}
+
+int
+store_order_fail(struct store *st, const char *id, const char *problem)
+{
+	static const char sql[] = "UPDATE orders SET status = 'invalid', error = ?3, "
+	    "processing_since = NULL WHERE id = ?1 AND status = 'processing'";
+
+	return store_order_update(st, sql, id, 0, problem);
+}
+
+int
+store_order_complete(struct store *st, const char *id, int64_t certificate_id)
+{
+	static const char sql[] = "UPDATE orders SET status = 'valid', certificate_id = ?2, "
+	    "processing_since = NULL WHERE id = ?1 AND status = 'processing'";
+
+	return store_order_update(st, sql, id, certificate_id, NULL);
+}
+
+int
+store_order_recover(struct store *st, int64_t before)
+{
+	static const char sql[] = "UPDATE orders SET status = 'ready', processing_since = NULL "
+	    "WHERE status = 'processing' AND processing_since < ?";
+	sqlite3_stmt *s = store_stmt(st, sql);
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, before);
+	return store_exec(s);
+}
+
+/* -- authorizations and challenges ------------------------------------------- */
+
+static int
+store_authz_row(sqlite3_stmt *s, void *p)
+{
+	struct store_authz *a = p;
+
+	memset(a, 0, sizeof(*a));
+	if (store_col_text(s, 0, a->id, sizeof(a->id)) != 0 ||
+	    store_col_text(s, 2, a->type, sizeof(a->type)) != 0 ||
+	    store_col_text(s, 3, a->value, sizeof(a->value)) != 0 ||
+	    store_col_text(s, 5, a->status, sizeof(a->status)) != 0)
+		return -1;
+	a->account_id = sqlite3_column_int64(s, 1);
+	a->wildcard = sqlite3_column_int(s, 4);
+	a->expires = sqlite3_column_int64(s, 6);
+	return 0;
+}
+
+static int
+store_challenges_read(struct store *st, struct store_authz *a)
+{
+	static const char sql[] = "SELECT id, type, token, status, validated, error "
+	    "FROM challenges WHERE authz_id = ? ORDER BY id";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, a->id);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && a->nchallenges < STORE_MAX_CHALLENGES) {
+		struct store_challenge *c = &a->challenges[a->nchallenges];
+
+		memset(c, 0, sizeof(*c));
+		c->id = sqlite3_column_int64(s, 0);
+		if (store_col_text(s, 1, c->type, sizeof(c->type)) != 0 ||
+		    store_col_text(s, 2, c->token, sizeof(c->token)) != 0 ||
+		    store_col_text(s, 3, c->status, sizeof(c->status)) != 0)
+			continue;
+		c->validated = sqlite3_column_int64(s, 4);
+		c->error = store_col_dup(s, 5);
+		a->nchallenges++;
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int
+store_authz_expire(struct store *st, const char *id, int64_t now)
+{
+	static const char sql[] = "UPDATE authorizations SET status = 'expired' "
+	    "WHERE id = ? AND expires <= ? AND status IN ('pending', 'valid')";
+	sqlite3_stmt *s = store_stmt(st, sql);
+
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, id);
+	sqlite3_bind_int64(s, 2, now);
+	return store_exec(s) >= 0 ? 0 : -1;
+}
+
+int
+store_authz_get(struct store *st, const char *id, int64_t now, struct store_authz *out)
+{
+	static const char sql[] = "SELECT id, account_id, type, value, wildcard, status, "
+	    "expires FROM authorizations WHERE id = ?";
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_authz_expire(st, id, now) != 0 || (s = store_stmt(st, sql)) == NULL)
+		return -1;
+	store_bind_text(s, 1, id);
+	if ((rc = store_one(s, store_authz_row, out)) != 0)
+		return rc;
+	if (store_challenges_read(st, out) != 0) {
+		store_authz_free(out);
+		return -1;
+	}
+	return 0;
+}
+
+/* Orders that use an authorization follow it: all of their authorizations
+ * valid -> ready; any of them invalid -> invalid. */
+static int
+store_orders_follow(struct store *st, const char *authz_id, const char *problem)
+{
+	static const char sql_ready[] = "UPDATE orders SET status = 'ready' "
+	    "WHERE status = 'pending' AND id IN (SELECT order_id FROM order_authorizations "
+	    "WHERE authz_id = ?1) AND NOT EXISTS (SELECT 1 FROM order_authorizations oa "
+	    "JOIN authorizations a ON a.id = oa.authz_id WHERE oa.order_id = orders.id "
+	    "AND a.status != 'valid')";
+	static const char sql_invalid[] = "UPDATE orders SET status = 'invalid', error = ?2 "
+	    "WHERE status IN ('pending', 'ready') AND id IN (SELECT order_id "
+	    "FROM order_authorizations WHERE authz_id = ?1)";
+	sqlite3_stmt *s = store_stmt(st, problem == NULL ? sql_ready : sql_invalid);
+
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, authz_id);
+	if (problem != NULL)
+		store_bind_text(s, 2, problem);
+	return store_exec(s) >= 0 ? 0 : -1;
+}
+
+int
+store_authz_deactivate(struct store *st, const char *id)
+{
+	static const char sql[] = "UPDATE authorizations SET status = 'deactivated' "
+	    "WHERE id = ? AND status IN ('pending', 'valid')";
+	static const char problem[] = "{\"type\":\"urn:ietf:params:acme:error:unauthorized\","
+	    "\"detail\":\"an authorization of this order was deactivated\"}";
+	sqlite3_stmt *s;
+	int n;
+
+	if (store_begin(st) != 0)
+		return -1;
+	if ((s = store_stmt(st, sql)) == NULL)
+		goto fail;
+	store_bind_text(s, 1, id);
+	if ((n = store_exec(s)) < 0 || store_orders_follow(st, id, problem) != 0)
+		goto fail;
+	if (store_commit(st) != 0)
+		return -1;
+	return n == 1 ? 0 : 1;
+fail:
+	store_rollback(st);
+	return -1;
+}
+
+int
+store_challenge_start(struct store *st, const char *authz_id, const char *type)
+{
+	static const char sql[] = "UPDATE challenges SET status = 'processing', "
+	    "lease_until = NULL WHERE authz_id = ? AND type = ? AND status = 'pending' "
+	    "AND (SELECT status FROM authorizations WHERE id = authz_id) = 'pending'";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int n;
+
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, authz_id);
+	store_bind_text(s, 2, type);
+	if ((n = store_exec(s)) < 0)
+		return -1;
+	return n == 1 ? 0 : 1;
+}
+
+static int
+store_work_row(sqlite3_stmt *s, void *p)
+{
+	struct store_work *w = p;
+
+	memset(w, 0, sizeof(*w));
+	w->challenge_id = sqlite3_column_int64(s, 0);
+	w->attempts = sqlite3_column_int(s, 7);
+	if (store_col_text(s, 1, w->type, sizeof(w->type)) != 0 ||
+	    store_col_text(s, 2, w->token, sizeof(w->token)) != 0 ||
+	    store_col_text(s, 3, w->authz_id, sizeof(w->authz_id)) != 0 ||
+	    store_col_text(s, 4, w->ident_type, sizeof(w->ident_type)) != 0 ||
+	    store_col_text(s, 5, w->ident_value, sizeof(w->ident_value)) != 0 ||
+	    store_col_text(s, 6, w->thumbprint, sizeof(w->thumbprint)) != 0)
+		return -1;
+	return 0;
+}
+
+int
+store_challenge_claim(struct store *st, int64_t now, int lease_s, struct store_work *w)
+{
+	static const char sql_pick[] = "SELECT c.id, c.type, c.token, a.id, a.type, a.value, "
+	    "acc.thumbprint, c.attempts FROM challenges c "
+	    "JOIN authorizations a ON a.id = c.authz_id "
+	    "JOIN accounts acc ON acc.id = a.account_id "
+	    "WHERE c.status = 'processing' AND (c.lease_until IS NULL OR c.lease_until < ?) "
+	    "ORDER BY c.lease_until IS NOT NULL, c.id LIMIT 1";
+	static const char sql_lease[] = "UPDATE challenges SET lease_until = ?, "
+	    "attempts = attempts + 1 WHERE id = ?";
+	sqlite3_stmt *s;
+	int rc;
+
+	/* The pick and the lease are one transaction: two validators never
+	 * hold the same challenge.  A validator that dies leaves a lease that
+	 * runs out, and the next one picks the challenge up again. */
+	if (store_begin(st) != 0)
+		return -1;
+	if ((s = store_stmt(st, sql_pick)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(s, 1, now);
+	if ((rc = store_one(s, store_work_row, w)) != 0) {
+		store_rollback(st);
+		return rc;
+	}
+	if ((s = store_stmt(st, sql_lease)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(s, 1, now + lease_s);
+	sqlite3_bind_int64(s, 2, w->challenge_id);
+	if (store_exec(s) != 1)
+		goto fail;
+	w->attempts++;
+	return store_commit(st);
+fail:
+	store_rollback(st);
+	return -1;
+}
+
+int
+store_challenge_finish(struct store *st, int64_t challenge_id, const char *problem,
+    int64_t now)
+{
+	static const char sql_chall[] = "UPDATE challenges SET status = ?2, validated = ?3, "
+	    "error = ?4, lease_until = NULL WHERE id = ?1 AND status = 'processing' "
+	    "RETURNING authz_id";
+	static const char sql_authz[] = "UPDATE authorizations SET status = ?2 "
+	    "WHERE id = ?1 AND status = 'pending'";
+	char authz_id[STORE_ID_MAX];
+	const char *status = problem == NULL ? "valid" : "invalid";
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_begin(st) != 0)
+		return -1;
+	if ((s = store_stmt(st, sql_chall)) == NULL)
+		goto fail;
+	sqlite3_bind_int64(s, 1, challenge_id);
+	store_bind_text(s, 2, status);
+	if (problem == NULL)
+		sqlite3_bind_int64(s, 3, now);
+	store_bind_text(s, 4, problem);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		rc = store_col_text(s, 0, authz_id, sizeof(authz_id));
+	else
+		rc = rc == SQLITE_DONE ? 1 : -1;
+	sqlite3_reset(s);
+	if (rc != 0) {
+		store_rollback(st);
+		return rc;
+	}
+	if ((s = store_stmt(st, sql_authz)) == NULL)
+		goto fail;
+	store_bind_text(s, 1, authz_id);
+	store_bind_text(s, 2, status);
+	if (store_exec(s) < 0 || store_orders_follow(st, authz_id, problem) != 0)
+		goto fail;
+	return store_commit(st);
+fail:
+	store_rollback(st);
+	return -1;
+}
+
+/* -- housekeeping -------------------------------------------------------------- */
+
+int
+store_acme_sweep(struct store *st, int64_t now)
+{
+	static const char *const sqls[] = {
+		"DELETE FROM used_nonces WHERE expires < ?1",
+		"UPDATE authorizations SET status = 'expired' WHERE expires <= ?1 "
+		"AND status IN ('pending', 'valid')",
+		"UPDATE orders SET status = 'invalid', error = '{\"type\":"
+		"\"urn:ietf:params:acme:error:malformed\",\"detail\":\"order expired\"}' "
+		"WHERE expires <= ?1 AND status IN ('pending', 'ready')",
+		/* Orders nobody finished, a week past their expiry, are gone
+		 * for good; their authorizations go with the last order. */
+		"DELETE FROM orders WHERE status = 'invalid' AND expires < ?1 - 604800",
+		"DELETE FROM authorizations WHERE status != 'valid' AND expires < ?1 - 604800 "
+		"AND NOT EXISTS (SELECT 1 FROM order_authorizations oa WHERE oa.authz_id = id)",
+	};
+	int total = 0, n;
+
+	if (store_begin(st) != 0)
+		return -1;
+	for (size_t i = 0; i < sizeof(sqls) / sizeof(sqls[0]); i++) {
+		sqlite3_stmt *s = store_stmt(st, sqls[i]);
+
+		if (s == NULL)
+			goto fail;
+		sqlite3_bind_int64(s, 1, now);
+		if ((n = store_exec(s)) < 0)
+			goto fail;
+		total += n;
+	}
+	if (store_order_recover(st, now - STORE_PROCESSING_GRACE) < 0)
+		goto fail;
+	if (store_commit(st) != 0)
+		return -1;
+	return total;
+fail:
+	store_rollback(st);
+	return -1;
+}

@@ -1,0 +1,150 @@
+/*
+ * The ACME part of the store: accounts, used nonces, orders, authorizations,
+ * challenges.  Each function that changes state is one transaction, and the
+ * ones that decide a race (finalize, claiming a challenge) do it with a
+ * conditional UPDATE inside BEGIN IMMEDIATE, so that of two workers exactly
+ * one wins.
+ *
+ * Return convention: 0 done / found, 1 not found or lost the race, -1 error.
+ */
+#ifndef UPKI_STORE_ACME_H
+#define UPKI_STORE_ACME_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "store.h"
+
+#define STORE_ID_MAX 48         /* random ids: base64url of 16..24 bytes */
+#define STORE_NAME_MAX 256      /* identifier values */
+
+struct store_account {
+	int64_t id;
+	char kid[STORE_ID_MAX];
+	char thumbprint[STORE_ID_MAX + 8];
+	char *jwk;                  /* JSON text */
+	char *contact;              /* JSON array text */
+	char status[16];
+	int64_t created_at;
+};
+
+struct store_order {
+	char id[STORE_ID_MAX];
+	int64_t account_id;
+	char status[16];
+	int64_t expires;
+	char *identifiers;          /* JSON array text */
+	int64_t not_before, not_after;      /* 0 = not given */
+	char profile[64];
+	char *error;                /* JSON problem text or NULL */
+	int64_t certificate_id;     /* 0 = none yet */
+	char certificate_serial[80];
+	int64_t created_at;
+};
+
+struct store_challenge {
+	int64_t id;
+	char type[16];
+	char token[STORE_ID_MAX];
+	char status[16];
+	int64_t validated;          /* 0 = not yet */
+	char *error;                /* JSON problem text or NULL */
+};
+
+#define STORE_MAX_CHALLENGES 3
+
+struct store_authz {
+	char id[STORE_ID_MAX];
+	int64_t account_id;
+	char type[8];               /* dns, ip */
+	char value[STORE_NAME_MAX];
+	int wildcard;
+	char status[16];
+	int64_t expires;
+	struct store_challenge challenges[STORE_MAX_CHALLENGES];
+	int nchallenges;
+};
+
+/* What a validator needs to check one challenge. */
+struct store_work {
+	int64_t challenge_id;
+	char type[16];
+	char token[STORE_ID_MAX];
+	char authz_id[STORE_ID_MAX];
+	char ident_type[8];
+	char ident_value[STORE_NAME_MAX];
+	char thumbprint[STORE_ID_MAX + 8];
+	int attempts;
+};
+
+void store_account_free(struct store_account *a);
+void store_order_free(struct store_order *o);
+void store_authz_free(struct store_authz *a);
+
+/* Accounts */
+int store_account_by_thumbprint(struct store *st, const char *tp, struct store_account *out);
+int store_account_by_kid(struct store *st, const char *kid, struct store_account *out);
+int store_account_create(struct store *st, struct store_account *a);
+int store_account_set_contact(struct store *st, int64_t id, const char *contact);
+int store_account_deactivate(struct store *st, int64_t id);
+/* 1 when the new key is already some account's (RFC 8555 7.3.5: 409). */
+int store_account_set_key(struct store *st, int64_t id, const char *jwk, const char *tp);
+/* Up to max order ids of the account, newest first, after the cursor (a
+ * created_at/id pair encoded by the caller as "" for the first page). */
+int store_account_orders(struct store *st, int64_t account_id, int offset, int max,
+    char ids[][STORE_ID_MAX], int *n);
+
+/* Nonces: 0 first use, 1 already used. */
+int store_nonce_use(struct store *st, const char *nonce, int64_t expires);
+
+/* Orders.  authz_ids[i] empty means "create a new authorization for
+ * identifier i" (its id is then written back); otherwise it is reused. */
+struct store_new_authz {
+	char id[STORE_ID_MAX];
+	char type[8];
+	char value[STORE_NAME_MAX];
+	int wildcard;
+	int64_t expires;
+	int reuse;                  /* id names an existing valid authorization */
+	int nchallenges;
+	char challenge_types[STORE_MAX_CHALLENGES][16];
+	char challenge_tokens[STORE_MAX_CHALLENGES][STORE_ID_MAX];
+};
+int store_order_create(struct store *st, struct store_order *o, struct store_new_authz *az,
+    int naz);
+/* The id of a valid, unexpired authorization of the account for the name. */
+int store_authz_reusable(struct store *st, int64_t account_id, const char *type,
+    const char *value, int wildcard, int64_t now, char *id_out);
+/* Reads the order, first bringing its status up to date (expiry). */
+int store_order_get(struct store *st, const char *id, int64_t now, struct store_order *out);
+int store_order_authz_ids(struct store *st, const char *order_id, char ids[][STORE_ID_MAX],
+    int max, int *n);
+/* ready -> processing; 1 if the order was not ready (someone else won). */
+int store_order_begin_finalize(struct store *st, const char *id, int64_t now);
+/* processing -> ready, for a finalize that failed in a retryable way. */
+int store_order_abort_finalize(struct store *st, const char *id);
+/* processing -> invalid with a problem document. */
+int store_order_fail(struct store *st, const char *id, const char *problem);
+/* processing -> valid, with the certificate (see store_cert.h) recorded. */
+int store_order_complete(struct store *st, const char *id, int64_t certificate_id);
+/* Orders stuck in processing since before `before` go back to ready. */
+int store_order_recover(struct store *st, int64_t before);
+
+/* Authorizations and challenges */
+int store_authz_get(struct store *st, const char *id, int64_t now, struct store_authz *out);
+int store_authz_deactivate(struct store *st, const char *id);
+/* pending -> processing for the challenge (authz must be pending). 1 if
+ * the challenge or its authorization is not pending. */
+int store_challenge_start(struct store *st, const char *authz_id, const char *type);
+/* Claims one challenge to validate for lease_s seconds; 1 when none. */
+int store_challenge_claim(struct store *st, int64_t now, int lease_s, struct store_work *w);
+/* Records the outcome: valid (problem NULL) or invalid (problem JSON), and
+ * carries it to the authorization and to every order that uses it. */
+int store_challenge_finish(struct store *st, int64_t challenge_id, const char *problem,
+    int64_t now);
+
+/* Housekeeping: forget used nonces past their expiry, expire authorizations
+ * and orders, delete long-dead pending objects.  Returns rows touched. */
+int store_acme_sweep(struct store *st, int64_t now);
+
+#endif
