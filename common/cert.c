@@ -1,8 +1,11 @@
 #include "cert.h"
 
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -127,14 +130,32 @@ cert_common_name(const X509 *crt, char *out, size_t outlen)
 	return 0;
 }
 
-time_t
-cert_not_after(const X509 *crt)
+static time_t
+cert_time(const ASN1_TIME *t)
 {
 	struct tm tm;
 
-	if (ASN1_TIME_to_tm(X509_get0_notAfter(crt), &tm) != 1)
+	if (ASN1_TIME_to_tm(t, &tm) != 1)
 		return 0;
 	return timegm(&tm);
+}
+
+time_t
+cert_not_before(const X509 *crt)
+{
+	return cert_time(X509_get0_notBefore(crt));
+}
+
+time_t
+cert_not_after(const X509 *crt)
+{
+	return cert_time(X509_get0_notAfter(crt));
+}
+
+int
+cert_subject_oneline(const X509 *crt, char *out, size_t outlen)
+{
+	return X509_NAME_oneline(X509_get_subject_name(crt), out, (int)outlen) != NULL ? 0 : -1;
 }
 
 bool
@@ -149,4 +170,180 @@ cert_issued_by(const char *cert_pem, const char *ca_pem)
 	X509_free(ca);
 	X509_free(crt);
 	return ok;
+}
+
+X509_REQ *
+cert_csr_from_der(const unsigned char *der, size_t len, char *why, size_t whylen)
+{
+	const unsigned char *p = der;
+	X509_REQ *req;
+	EVP_PKEY *key;
+
+	if (len > CERT_PEM_MAX || (req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL) {
+		snprintf(why, whylen, "the CSR is not a DER PKCS#10 request");
+		return NULL;
+	}
+	if (p != der + len) {
+		snprintf(why, whylen, "trailing bytes after the CSR");
+		goto fail;
+	}
+	if ((key = X509_REQ_get0_pubkey(req)) == NULL || X509_REQ_verify(req, key) != 1) {
+		snprintf(why, whylen, "the CSR's signature does not verify");
+		goto fail;
+	}
+	return req;
+fail:
+	X509_REQ_free(req);
+	return NULL;
+}
+
+char *
+cert_csr_to_pem(X509_REQ *req)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *out = NULL;
+
+	if (bio != NULL && PEM_write_bio_X509_REQ(bio, req))
+		out = cert_bio_text(bio);
+	BIO_free(bio);
+	return out;
+}
+
+int
+cert_ip_canonical(const char *in, char *out, size_t outlen)
+{
+	unsigned char addr[16];
+
+	if (inet_pton(AF_INET, in, addr) == 1)
+		return inet_ntop(AF_INET, addr, out, (socklen_t)outlen) != NULL ? 0 : -1;
+	if (inet_pton(AF_INET6, in, addr) == 1)
+		return inet_ntop(AF_INET6, addr, out, (socklen_t)outlen) != NULL ? 0 : -1;
+	return -1;
+}
+
+static int
+cert_names_add(struct cert_names *out, const char *type, const char *value, char *why,
+    size_t whylen)
+{
+	struct cert_name *n;
+
+	for (int i = 0; i < out->n; i++)
+		if (strcmp(out->names[i].type, type) == 0 && strcmp(out->names[i].value, value) == 0)
+			return 0;
+	if (out->n == CERT_MAX_NAMES) {
+		snprintf(why, whylen, "more than %d names", CERT_MAX_NAMES);
+		return -1;
+	}
+	n = &out->names[out->n++];
+	snprintf(n->type, sizeof(n->type), "%s", type);
+	snprintf(n->value, sizeof(n->value), "%s", value);
+	return 0;
+}
+
+static int
+cert_general_name(const GENERAL_NAME *gn, struct cert_names *out, char *why, size_t whylen)
+{
+	char text[CERT_NAME_MAX];
+	const unsigned char *d;
+	int len;
+
+	switch (gn->type) {
+	case GEN_DNS:
+		d = ASN1_STRING_get0_data(gn->d.dNSName);
+		len = ASN1_STRING_length(gn->d.dNSName);
+		if (len <= 0 || len >= (int)sizeof(text) || memchr(d, '\0', (size_t)len) != NULL) {
+			snprintf(why, whylen, "a DNS name in subjectAltName is empty or too long");
+			return -1;
+		}
+		for (int i = 0; i < len; i++)
+			text[i] = (char)tolower(d[i]);
+		text[len] = '\0';
+		return cert_names_add(out, "dns", text, why, whylen);
+	case GEN_IPADD:
+		d = ASN1_STRING_get0_data(gn->d.iPAddress);
+		len = ASN1_STRING_length(gn->d.iPAddress);
+		if ((len != 4 && len != 16) ||
+		    inet_ntop(len == 4 ? AF_INET : AF_INET6, d, text, sizeof(text)) == NULL) {
+			snprintf(why, whylen, "an IP address in subjectAltName is malformed");
+			return -1;
+		}
+		return cert_names_add(out, "ip", text, why, whylen);
+	default:
+		snprintf(why, whylen, "subjectAltName may hold only DNS names and IP addresses");
+		return -1;
+	}
+}
+
+static int
+cert_collect(const X509_NAME *subject, GENERAL_NAMES *sans, struct cert_names *out,
+    char *why, size_t whylen)
+{
+	int i = X509_NAME_get_index_by_NID(subject, NID_commonName, -1), rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (i >= 0) {
+		const ASN1_STRING *s = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, i));
+		unsigned char *utf8 = NULL;
+		int n = ASN1_STRING_to_UTF8(&utf8, s);
+
+		if (n <= 0 || n >= CERT_NAME_MAX || memchr(utf8, '\0', (size_t)n) != NULL) {
+			OPENSSL_free(utf8);
+			snprintf(why, whylen, "the subject's Common Name is empty or too long");
+			return -1;
+		}
+		for (int k = 0; k < n; k++)
+			out->cn[k] = (char)tolower(utf8[k]);
+		out->cn[n] = '\0';
+		OPENSSL_free(utf8);
+	}
+	for (int k = 0; rc == 0 && k < sk_GENERAL_NAME_num(sans); k++)
+		rc = cert_general_name(sk_GENERAL_NAME_value(sans, k), out, why, whylen);
+	return rc;
+}
+
+int
+cert_csr_names(X509_REQ *req, struct cert_names *out, char *why, size_t whylen)
+{
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
+	GENERAL_NAMES *sans = NULL;
+	int rc, crit = 0;
+
+	if (exts != NULL)
+		sans = X509V3_get_d2i(exts, NID_subject_alt_name, &crit, NULL);
+	rc = cert_collect(X509_REQ_get_subject_name(req), sans, out, why, whylen);
+	GENERAL_NAMES_free(sans);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	return rc;
+}
+
+int
+cert_names(X509 *crt, struct cert_names *out, char *why, size_t whylen)
+{
+	GENERAL_NAMES *sans = X509_get_ext_d2i(crt, NID_subject_alt_name, NULL, NULL);
+	int rc = cert_collect(X509_get_subject_name(crt), sans, out, why, whylen);
+
+	GENERAL_NAMES_free(sans);
+	return rc;
+}
+
+int
+cert_key_acceptable(EVP_PKEY *key, char *why, size_t whylen)
+{
+	char group[64];
+	size_t glen = 0;
+	int bits = EVP_PKEY_get_bits(key);
+
+	if (EVP_PKEY_is_a(key, "RSA")) {
+		if (bits < 2048 || bits > 8192) {
+			snprintf(why, whylen, "RSA keys must have 2048 to 8192 bits, not %d", bits);
+			return -1;
+		}
+		return 0;
+	}
+	if (EVP_PKEY_is_a(key, "EC") &&
+	    EVP_PKEY_get_utf8_string_param(key, "group", group, sizeof(group), &glen) == 1 &&
+	    (strcmp(group, "prime256v1") == 0 || strcmp(group, "secp384r1") == 0))
+		return 0;
+	snprintf(why, whylen, "the key must be RSA (2048-8192 bits) or ECDSA on P-256 or P-384");
+	return -1;
 }

@@ -25,9 +25,41 @@ bool cert_key_matches(const char *cert_pem, const char *key_pem);
 int cert_serial_hex(const X509 *crt, char *out, size_t outlen);
 /* The subject's first Common Name, or -1 when it has none. */
 int cert_common_name(const X509 *crt, char *out, size_t outlen);
+time_t cert_not_before(const X509 *crt);
 time_t cert_not_after(const X509 *crt);
+/* The subject as the CA writes it: "/CN=x/O=y". */
+int cert_subject_oneline(const X509 *crt, char *out, size_t outlen);
 /* True when the PEM certificate's signature verifies with the PEM CA
  * certificate's key and its issuer is the CA's subject. */
 bool cert_issued_by(const char *cert_pem, const char *ca_pem);
+
+
+/* The names a CSR or certificate is for: DNS names as they are (lower-cased)
+ * and IP addresses in their canonical text form. */
+#define CERT_MAX_NAMES 100
+#define CERT_NAME_MAX 256
+
+struct cert_name {
+	char type[4];               /* "dns" or "ip", as ACME identifiers */
+	char value[CERT_NAME_MAX];
+};
+
+struct cert_names {
+	struct cert_name names[CERT_MAX_NAMES];
+	int n;
+	char cn[CERT_NAME_MAX];     /* "" when the subject has no CN */
+};
+
+/* A DER CSR whose self-signature verifies, or NULL with a reason. */
+X509_REQ *cert_csr_from_der(const unsigned char *der, size_t len, char *why, size_t whylen);
+char *cert_csr_to_pem(X509_REQ *req);
+/* -1 with a reason for a name that is not a DNS name or IP address, or for
+ * more than CERT_MAX_NAMES names. */
+int cert_csr_names(X509_REQ *req, struct cert_names *out, char *why, size_t whylen);
+int cert_names(X509 *crt, struct cert_names *out, char *why, size_t whylen);
+/* RSA of 2048 to 8192 bits, or EC on P-256 or P-384. */
+int cert_key_acceptable(EVP_PKEY *key, char *why, size_t whylen);
+/* Canonical text of an IP address (v4 dotted, v6 RFC 5952), -1 if none. */
+int cert_ip_canonical(const char *in, char *out, size_t outlen);
 
 #endif

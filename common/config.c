@@ -38,9 +38,12 @@ static const struct config_key config_keys[] = {
 	P("http01-port", "UPKI_RA_HTTP01_PORT", http01_port, "80"),
 	P("tlsalpn01-port", "UPKI_RA_TLSALPN01_PORT", tlsalpn01_port, "443"),
 	S("acme-profile", "UPKI_RA_ACME_PROFILE", acme_profile, "server"),
+	S("acme-profiles", "UPKI_RA_ACME_PROFILES", acme_profiles, "server,webapp"),
+	S("allowed-names", "UPKI_RA_ALLOWED_NAMES", allowed_names, ""),
 	S("tos-url", "UPKI_RA_TOS_URL", tos_url, ""),
 	S("listen", "UPKI_RA_LISTEN", listen, ""),
 	I("workers", "UPKI_RA_WORKERS", workers, "4", 1, 256),
+	I("validators", "UPKI_RA_VALIDATORS", validators, "2", 1, 64),
 	S("log-level", "UPKI_LOG_LEVEL", log_level, "info"),
 };
 

@@ -30,7 +30,10 @@ struct config {
 	char dns_server[CONFIG_STR];
 	int http01_port;
 	int tlsalpn01_port;
-	char acme_profile[CONFIG_STR];
+	char acme_profile[CONFIG_STR];     /* default profile for ACME orders */
+	char acme_profiles[CONFIG_STR];    /* profiles an order may ask for */
+	char allowed_names[CONFIG_STR];    /* DNS suffixes; "" allows any */
+	int validators;
 	char tos_url[CONFIG_STR];
 	char listen[CONFIG_STR]; /* FastCGI socket; empty = <data_dir>/fcgi.sock */
 	int workers;

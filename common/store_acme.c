@@ -484,12 +484,18 @@ store_order_fail(struct store *st, const char *id, const char *problem)
 }
 
 int
-store_order_complete(struct store *st, const char *id, int64_t certificate_id)
+store_order_complete(struct store *st, const char *id, struct store_cert *c)
 {
 	static const char sql[] = "UPDATE orders SET status = 'valid', certificate_id = ?2, "
 	    "processing_since = NULL WHERE id = ?1 AND status = 'processing'";
 
-	return store_order_update(st, sql, id, certificate_id, NULL);
+	if (store_begin(st) != 0)
+		return -1;
+	if (store_cert_add(st, c) != 0 || store_order_update(st, sql, id, c->id, NULL) != 0) {
+		store_rollback(st);
+		return -1;
+	}
+	return store_commit(st);
 }
 
 int

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "store.h"
+#include "store_cert.h"
 
 #define STORE_ID_MAX 48         /* random ids: base64url of 16..24 bytes */
 #define STORE_NAME_MAX 256      /* identifier values */
@@ -21,7 +22,7 @@
 struct store_account {
 	int64_t id;
 	char kid[STORE_ID_MAX];
-	char thumbprint[STORE_ID_MAX + 8];
+	char thumbprint[64];         /* RFC 7638, base64url: 43 chars */
 	char *jwk;                  /* JSON text */
 	char *contact;              /* JSON array text */
 	char status[16];
@@ -73,7 +74,7 @@ struct store_work {
 	char authz_id[STORE_ID_MAX];
 	char ident_type[8];
 	char ident_value[STORE_NAME_MAX];
-	char thumbprint[STORE_ID_MAX + 8];
+	char thumbprint[64];         /* RFC 7638, base64url: 43 chars */
 	int attempts;
 };
 
@@ -125,8 +126,9 @@ int store_order_begin_finalize(struct store *st, const char *id, int64_t now);
 int store_order_abort_finalize(struct store *st, const char *id);
 /* processing -> invalid with a problem document. */
 int store_order_fail(struct store *st, const char *id, const char *problem);
-/* processing -> valid, with the certificate (see store_cert.h) recorded. */
-int store_order_complete(struct store *st, const char *id, int64_t certificate_id);
+/* processing -> valid, and the certificate recorded (sets c->id), in one
+ * transaction: an order is never valid without its certificate. */
+int store_order_complete(struct store *st, const char *id, struct store_cert *c);
 /* Orders stuck in processing since before `before` go back to ready. */
 int store_order_recover(struct store *st, int64_t before);
 

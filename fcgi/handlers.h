@@ -17,4 +17,27 @@ HANDLER(public_profiles);
 HANDLER(public_profile);
 HANDLER(public_magic);
 
+/* acme_directory.c */
+HANDLER(acme_directory);
+HANDLER(acme_new_nonce);
+
+/* acme_account.c */
+HANDLER(acme_new_account);
+HANDLER(acme_account);
+HANDLER(acme_account_orders);
+HANDLER(acme_key_change);
+
+/* acme_order.c */
+HANDLER(acme_new_order);
+HANDLER(acme_order);
+HANDLER(acme_finalize);
+HANDLER(acme_certificate);
+
+/* acme_authz.c */
+HANDLER(acme_authz);
+HANDLER(acme_challenge);
+
+/* acme_revoke.c */
+HANDLER(acme_revoke);
+
 #endif

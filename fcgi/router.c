@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acme.h"
 #include "handlers.h"
 #include "log.h"
 
@@ -11,6 +12,7 @@ enum route_method { M_GET = 1, M_HEAD = 2, M_POST = 4, M_DELETE = 8 };
 
 enum route_auth {
 	AUTH_PUBLIC,    /* anyone */
+	AUTH_ACME,      /* anyone; the handler checks the JWS (RFC 8555 6) */
 	AUTH_CLIENT,    /* a client certificate nginx verified */
 };
 
@@ -28,6 +30,19 @@ static const struct route router_table[] = {
 	{ M_GET | M_HEAD, "/api/v1/public/profiles", AUTH_PUBLIC, public_profiles },
 	{ M_GET | M_HEAD, "/api/v1/public/profiles/*", AUTH_PUBLIC, public_profile },
 	{ M_GET | M_HEAD, "/api/v1/public/magic/*", AUTH_PUBLIC, public_magic },
+	{ M_GET | M_HEAD, "/acme/directory", AUTH_ACME, acme_directory },
+	{ M_GET | M_HEAD, "/acme/new-nonce", AUTH_ACME, acme_new_nonce },
+	{ M_POST, "/acme/new-account", AUTH_ACME, acme_new_account },
+	{ M_POST, "/acme/account/*", AUTH_ACME, acme_account },
+	{ M_POST, "/acme/account/*/orders", AUTH_ACME, acme_account_orders },
+	{ M_POST, "/acme/key-change", AUTH_ACME, acme_key_change },
+	{ M_POST, "/acme/new-order", AUTH_ACME, acme_new_order },
+	{ M_POST, "/acme/order/*", AUTH_ACME, acme_order },
+	{ M_POST, "/acme/order/*/finalize", AUTH_ACME, acme_finalize },
+	{ M_POST, "/acme/authz/*", AUTH_ACME, acme_authz },
+	{ M_POST, "/acme/challenge/*/*", AUTH_ACME, acme_challenge },
+	{ M_POST, "/acme/cert/*", AUTH_ACME, acme_certificate },
+	{ M_POST, "/acme/revoke-cert", AUTH_ACME, acme_revoke },
 	/* Public aliases that existing uPKI tools fetch (DESIGN.md). */
 	{ M_GET | M_HEAD, "/api/v1/ca", AUTH_PUBLIC, public_ca },
 	{ M_GET | M_HEAD, "/api/v1/crl", AUTH_PUBLIC, public_crl },
@@ -128,7 +143,7 @@ static bool
 router_authorized(const struct route *r, const struct http_request *req,
     struct http_response *resp)
 {
-	if (r->auth == AUTH_PUBLIC)
+	if (r->auth == AUTH_PUBLIC || r->auth == AUTH_ACME)
 		return true;
 	if (req->client_verify == NULL || strcmp(req->client_verify, "SUCCESS") != 0) {
 		http_rest_error(resp, 401, "a verified client certificate is required");
@@ -151,18 +166,45 @@ router_allow(struct http_response *resp, unsigned methods)
 	http_header_add(resp, "Allow", "%s", allow);
 }
 
+static bool
+router_is_acme(const char *path)
+{
+	return strncmp(path, "/acme/", 6) == 0;
+}
+
+/* No route matched: 405 when another method would have, else 404; under
+ * /acme/ as problem documents (RFC 8555: every GET but the directory and
+ * new-nonce is 405 malformed). */
+static void
+router_unmatched(const struct http_request *req, struct http_response *resp,
+    unsigned allowed)
+{
+	bool acme = router_is_acme(req->path);
+
+	if (acme && (allowed != 0 || strcmp(req->method, "GET") == 0 ||
+	    strcmp(req->method, "HEAD") == 0)) {
+		acme_problem(resp, 405, ACME_ERR("malformed"), NULL,
+		    "%s is not allowed here: use POST-as-GET", req->method);
+		http_header_add(resp, "Allow", "POST");
+	} else if (acme) {
+		acme_problem(resp, 404, ACME_ERR("malformed"), NULL, "no such resource");
+	} else if (allowed != 0) {
+		http_rest_error(resp, 405, "method %s not allowed here", req->method);
+		router_allow(resp, allowed);
+	} else {
+		http_rest_error(resp, 404, "no such resource");
+	}
+}
+
 void
 router_dispatch(struct ra_ctx *ctx, const struct http_request *req,
     struct http_response *resp)
 {
 	unsigned method = router_method(req->method), allowed = 0;
 	struct route_args args;
+	size_t i;
 
-	if (strlen(req->path) > ROUTER_PATH_MAX) {
-		http_rest_error(resp, 404, "path too long");
-		return;
-	}
-	for (size_t i = 0; i < ROUTER_NROUTES; i++) {
+	for (i = 0; strlen(req->path) <= ROUTER_PATH_MAX && i < ROUTER_NROUTES; i++) {
 		const struct route *r = &router_table[i];
 
 		if (!router_match(r->pattern, req->path, &args))
@@ -173,12 +215,10 @@ router_dispatch(struct ra_ctx *ctx, const struct http_request *req,
 		}
 		if (router_authorized(r, req, resp))
 			r->fn(ctx, req, resp, &args);
-		return;
+		break;
 	}
-	if (allowed != 0) {
-		http_rest_error(resp, 405, "method %s not allowed here", req->method);
-		router_allow(resp, allowed);
-		return;
-	}
-	http_rest_error(resp, 404, "no such resource");
+	if (i == ROUTER_NROUTES || strlen(req->path) > ROUTER_PATH_MAX)
+		router_unmatched(req, resp, allowed);
+	if (router_is_acme(req->path))
+		acme_common_headers(ctx, req, resp);
 }

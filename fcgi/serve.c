@@ -8,9 +8,11 @@
 #include <unistd.h>
 
 #include "listen.h"
+#include "nonce.h"
 #include "log.h"
 #include "pool.h"
 #include "ra.h"
+#include "validator.h"
 #include "worker.h"
 
 int
@@ -18,12 +20,18 @@ cmd_serve(const struct config *cfg)
 {
 	struct pool_role roles[] = {
 		{ "worker", cfg->workers, worker_main },
+		{ "validator", cfg->validators, validator_main },
 	};
 	char spec[PATH_MAX], desc[PATH_MAX + 64];
 	int fd, rc;
 
 	if (ra_data_dir_init(cfg) != 0)
 		return 1;
+	/* Before fork: every worker must accept the nonces of every other. */
+	if (nonce_init() != 0) {
+		log_error("cannot make the nonce key");
+		return 1;
+	}
 	if (cfg->listen[0] != '\0')
 		snprintf(spec, sizeof(spec), "%s", cfg->listen);
 	else if (config_path(cfg, "fcgi.sock", spec, sizeof(spec)) != 0) {

@@ -1,0 +1,60 @@
+/*
+ * GET /acme/directory and HEAD|GET /acme/new-nonce: the only ACME
+ * resources a client may GET (RFC 8555 7.1.1, 7.2).
+ */
+#include <string.h>
+
+#include "acme.h"
+#include "handlers.h"
+
+static void
+acme_directory_add(json_object *dir, struct ra_ctx *ctx, const struct http_request *req,
+    const char *key, const char *path)
+{
+	char url[ACME_URL_MAX];
+
+	acme_url(ctx, req, url, sizeof(url), "%s", path);
+	json_object_object_add(dir, key, json_object_new_string(url));
+}
+
+static json_object *
+acme_directory_meta(struct ra_ctx *ctx, const struct http_request *req)
+{
+	json_object *meta = json_object_new_object(), *caa = json_object_new_array();
+	char base[ACME_URL_MAX];
+	const char *host;
+
+	acme_base(ctx, req, base, sizeof(base));
+	if (ctx->cfg->tos_url[0] != '\0')
+		json_object_object_add(meta, "termsOfService",
+		    json_object_new_string(ctx->cfg->tos_url));
+	json_object_object_add(meta, "website", json_object_new_string(base));
+	host = strstr(base, "://");
+	json_object_array_add(caa, json_object_new_string(host != NULL ? host + 3 : base));
+	json_object_object_add(meta, "caaIdentities", caa);
+	json_object_object_add(meta, "externalAccountRequired", json_object_new_boolean(0));
+	return meta;
+}
+
+HANDLER(acme_directory)
+{
+	json_object *dir = json_object_new_object();
+
+	(void)args;
+	acme_directory_add(dir, ctx, req, "newNonce", "/acme/new-nonce");
+	acme_directory_add(dir, ctx, req, "newAccount", "/acme/new-account");
+	acme_directory_add(dir, ctx, req, "newOrder", "/acme/new-order");
+	acme_directory_add(dir, ctx, req, "revokeCert", "/acme/revoke-cert");
+	acme_directory_add(dir, ctx, req, "keyChange", "/acme/key-change");
+	json_object_object_add(dir, "meta", acme_directory_meta(ctx, req));
+	acme_json(resp, 200, dir);
+}
+
+HANDLER(acme_new_nonce)
+{
+	(void)ctx;
+	(void)args;
+	/* The nonce itself is in Replay-Nonce, as on every ACME response. */
+	http_header_add(resp, "Cache-Control", "no-store");
+	resp->status = strcmp(req->method, "HEAD") == 0 ? 200 : 204;
+}

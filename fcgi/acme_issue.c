@@ -1,0 +1,293 @@
+/*
+ * Finalize (RFC 8555 7.4): the CSR is checked against the order, never
+ * the other way round: a CSR that names anything the account has not
+ * proven is refused.  Then the CA signs, and what it returns is checked
+ * too before the order becomes valid.  A CA that refuses or is down
+ * leaves the order "ready", so the client can finalize again.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "acme.h"
+#include "b64.h"
+#include "cert.h"
+#include "fsutil.h"
+#include "jsonx.h"
+#include "log.h"
+
+#define ACME_CSR_MAX (16 * 1024)
+
+/* The order's identifiers as a name set, to compare with a CSR's. */
+static int
+acme_order_names(const struct store_order *o, struct cert_names *out)
+{
+	json_object *arr = json_tokener_parse(o->identifiers);
+	size_t n = arr != NULL ? json_object_array_length(arr) : 0;
+
+	memset(out, 0, sizeof(*out));
+	for (size_t i = 0; i < n && out->n < CERT_MAX_NAMES; i++) {
+		json_object *id = json_object_array_get_idx(arr, i);
+		struct cert_name *name = &out->names[out->n++];
+
+		snprintf(name->type, sizeof(name->type), "%s", jsonx_get_string(id, "type"));
+		snprintf(name->value, sizeof(name->value), "%s", jsonx_get_string(id, "value"));
+	}
+	json_object_put(arr);
+	return arr != NULL ? 0 : -1;
+}
+
+static bool
+acme_names_has(const struct cert_names *set, const char *type, const char *value)
+{
+	for (int i = 0; i < set->n; i++)
+		if (strcmp(set->names[i].type, type) == 0 && strcmp(set->names[i].value, value) == 0)
+			return true;
+	return false;
+}
+
+/* Exactly the same names, and the CN (if any) one of them. */
+static bool
+acme_names_match(const struct cert_names *want, const struct cert_names *got, char *why,
+    size_t whylen)
+{
+	char ip[CERT_NAME_MAX];
+
+	for (int i = 0; i < got->n; i++) {
+		if (!acme_names_has(want, got->names[i].type, got->names[i].value)) {
+			snprintf(why, whylen, "'%.64s' is not an identifier of this order",
+			    got->names[i].value);
+			return false;
+		}
+	}
+	for (int i = 0; i < want->n; i++) {
+		if (!acme_names_has(got, want->names[i].type, want->names[i].value)) {
+			snprintf(why, whylen, "'%.64s' of the order is missing from the "
+			    "subjectAltName", want->names[i].value);
+			return false;
+		}
+	}
+	if (got->cn[0] != '\0' && !acme_names_has(want, "dns", got->cn) &&
+	    !(cert_ip_canonical(got->cn, ip, sizeof(ip)) == 0 && acme_names_has(want, "ip", ip))) {
+		snprintf(why, whylen, "the Common Name '%.64s' is not an identifier of this order",
+		    got->cn);
+		return false;
+	}
+	return true;
+}
+
+/* Decodes and checks the CSR of the payload; writes badCSR otherwise. */
+static X509_REQ *
+acme_csr(const struct acme_req *ar, const struct store_order *o, struct http_response *resp)
+{
+	const char *b64 = jsonx_get_string(ar->payload, "csr");
+	struct cert_names want, got;
+	unsigned char *der = NULL;
+	X509_REQ *csr = NULL;
+	char why[256];
+	size_t len;
+
+	if (b64 == NULL || strlen(b64) > ACME_CSR_MAX ||
+	    (der = b64url_decode(b64, strlen(b64), &len)) == NULL) {
+		snprintf(why, sizeof(why), "csr must be the base64url DER of a CSR");
+		goto bad;
+	}
+	if ((csr = cert_csr_from_der(der, len, why, sizeof(why))) == NULL ||
+	    cert_csr_names(csr, &got, why, sizeof(why)) != 0 ||
+	    cert_key_acceptable(X509_REQ_get0_pubkey(csr), why, sizeof(why)) != 0)
+		goto bad;
+	if (jwk_equal(X509_REQ_get0_pubkey(csr), ar->key)) {
+		snprintf(why, sizeof(why), "the certificate key must not be the account key");
+		goto bad;
+	}
+	if (acme_order_names(o, &want) != 0 || !acme_names_match(&want, &got, why, sizeof(why)))
+		goto bad;
+	free(der);
+	return csr;
+bad:
+	acme_problem(resp, 400, ACME_ERR("badCSR"), NULL, "%s", why);
+	X509_REQ_free(csr);
+	free(der);
+	return NULL;
+}
+
+/* A refusal from `sign` is about the CSR; say what the CA wants. */
+static void
+acme_ca_refused(struct http_response *resp, const char *msg)
+{
+	if (strstr(msg, "no Common Name") != NULL)
+		acme_problem(resp, 400, ACME_ERR("badCSR"), NULL,
+		    "the CA refused the CSR: it needs a Common Name in the subject; "
+		    "put one of the order's names in the CN (CA said: %s)", msg);
+	else
+		acme_problem(resp, 400, ACME_ERR("badCSR"), NULL,
+		    "the CA refused the CSR: %s", msg);
+}
+
+/* Sends the CSR to the CA; *pem is the certificate on success.  The order
+ * goes back to "ready" on any failure: the CA did not issue. */
+static int
+acme_sign(struct ra_ctx *ctx, const struct store_order *o, X509_REQ *csr, char **pem,
+    struct http_response *resp)
+{
+	json_object *params, *data = NULL;
+	char *csrpem = cert_csr_to_pem(csr), msg[512];
+	const char *crt;
+	enum ca_result r;
+
+	*pem = NULL;
+	params = json_object_new_object();
+	json_object_object_add(params, "csr", json_object_new_string(csrpem ? csrpem : ""));
+	json_object_object_add(params, "profile", json_object_new_string(o->profile));
+	free(csrpem);
+	r = ca_call(ctx->ca, "sign", params, &data, msg, sizeof(msg));
+	json_object_put(params);
+	if (r == CA_OK && (crt = jsonx_get_string(data, "certificate")) != NULL)
+		*pem = strdup(crt);
+	json_object_put(data);
+	if (*pem != NULL)
+		return 0;
+	store_order_abort_finalize(ctx->store, o->id);
+	if (r == CA_ERR_REFUSED) {
+		acme_ca_refused(resp, msg);
+		return -1;
+	}
+	log_warn("acme: order %s: CA sign failed: %s", o->id, r == CA_OK ?
+	    "no certificate in the answer" : msg);
+	http_header_add(resp, "Retry-After", "30");
+	acme_problem(resp, 500, ACME_ERR("serverInternal"), NULL,
+	    "the CA is unavailable (%s); finalize again later", ca_result_str(r));
+	return -1;
+}
+
+char *
+acme_chain(struct ra_ctx *ctx, const char *leaf_pem)
+{
+	char path[PATH_MAX], *ca, *out = NULL;
+
+	if (config_path(ctx->cfg, "ca.crt", path, sizeof(path)) != 0 ||
+	    (ca = fs_read(path, CERT_PEM_MAX, NULL)) == NULL)
+		return NULL;
+	if (asprintf(&out, "%s%s%s", leaf_pem,
+	    leaf_pem[strlen(leaf_pem) - 1] == '\n' ? "" : "\n", ca) < 0)
+		out = NULL;
+	free(ca);
+	return out;
+}
+
+/* What the CA returned must be what was asked for: chained to our CA,
+ * for the CSR's key, with the order's names. */
+static X509 *
+acme_check_issued(struct ra_ctx *ctx, const struct store_order *o, X509_REQ *csr,
+    const char *pem, char *why, size_t whylen)
+{
+	struct cert_names want, got;
+	char path[PATH_MAX], *ca = NULL;
+	X509 *crt = cert_from_pem(pem);
+
+	if (crt == NULL) {
+		snprintf(why, whylen, "the CA's answer is not a certificate");
+		goto bad;
+	}
+	if (config_path(ctx->cfg, "ca.crt", path, sizeof(path)) != 0 ||
+	    (ca = fs_read(path, CERT_PEM_MAX, NULL)) == NULL || !cert_issued_by(pem, ca)) {
+		snprintf(why, whylen, "the certificate is not signed by the CA");
+		goto bad;
+	}
+	if (EVP_PKEY_eq(X509_get0_pubkey(crt), X509_REQ_get0_pubkey(csr)) != 1) {
+		snprintf(why, whylen, "the certificate's key is not the CSR's");
+		goto bad;
+	}
+	if (cert_names(crt, &got, why, whylen) != 0 || acme_order_names(o, &want) != 0 ||
+	    !acme_names_match(&want, &got, why, whylen))
+		goto bad;
+	free(ca);
+	return crt;
+bad:
+	free(ca);
+	X509_free(crt);
+	return NULL;
+}
+
+static int
+acme_record(struct ra_ctx *ctx, const struct acme_req *ar, const struct store_order *o,
+    X509 *crt, char *pem)
+{
+	struct store_cert c = { 0 };
+
+	if (cert_serial_hex(crt, c.serial, sizeof(c.serial)) != 0 ||
+	    cert_subject_oneline(crt, c.dn, sizeof(c.dn)) != 0)
+		return -1;
+	if (cert_common_name(crt, c.cn, sizeof(c.cn)) != 0)
+		snprintf(c.cn, sizeof(c.cn), "%s", "");
+	snprintf(c.profile, sizeof(c.profile), "%s", o->profile);
+	snprintf(c.source, sizeof(c.source), "acme");
+	c.pem = pem;
+	c.not_before = cert_not_before(crt);
+	c.not_after = cert_not_after(crt);
+	c.account_id = ar->account.id;
+	c.created_at = ar->now;
+	if (store_order_complete(ctx->store, o->id, &c) != 0)
+		return -1;
+	log_info("acme: order %s: issued certificate %s for account %s", o->id, c.serial,
+	    ar->account.kid);
+	return 0;
+}
+
+int
+acme_issue(struct ra_ctx *ctx, const struct acme_req *ar, const struct store_order *o,
+    struct http_response *resp)
+{
+	X509_REQ *csr = NULL;
+	X509 *crt = NULL;
+	char *pem = NULL, why[256];
+	json_object *problem;
+	int rc = -1;
+
+	if (strcmp(o->status, "ready") != 0) {
+		acme_problem(resp, 403, ACME_ERR("orderNotReady"), NULL,
+		    "the order is %s, not ready", o->status);
+		return -1;
+	}
+	if (ar->payload == NULL || (csr = acme_csr(ar, o, resp)) == NULL) {
+		if (ar->payload == NULL)
+			acme_problem(resp, 400, ACME_ERR("malformed"), NULL, "finalize needs a csr");
+		return -1;
+	}
+	if ((rc = store_order_begin_finalize(ctx->store, o->id, ar->now)) != 0) {
+		if (rc < 0)
+			acme_store_failed(resp);
+		else
+			acme_problem(resp, 403, ACME_ERR("orderNotReady"), NULL,
+			    "the order is being finalized already");
+		rc = -1;
+		goto done;
+	}
+	rc = -1;
+	if (acme_sign(ctx, o, csr, &pem, resp) != 0)
+		goto done;
+	if ((crt = acme_check_issued(ctx, o, csr, pem, why, sizeof(why))) == NULL) {
+		log_error("acme: order %s: the CA returned a wrong certificate: %s", o->id, why);
+		problem = acme_problem_json(ACME_ERR("serverInternal"),
+		    "the CA returned a certificate that does not match the order: %s", why);
+		store_order_fail(ctx->store, o->id, jsonx_print(problem));
+		json_object_put(problem);
+		acme_problem(resp, 500, ACME_ERR("serverInternal"), NULL,
+		    "the CA returned a certificate that does not match the order: %s", why);
+		goto done;
+	}
+	if (acme_record(ctx, ar, o, crt, pem) != 0) {
+		store_order_abort_finalize(ctx->store, o->id);
+		acme_store_failed(resp);
+		goto done;
+	}
+	rc = 0;
+done:
+	X509_free(crt);
+	X509_REQ_free(csr);
+	free(pem);
+	return rc;
+}
