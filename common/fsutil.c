@@ -27,6 +27,27 @@ fs_write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* The rename is durable only once the directory is synced. */
+static void
+fs_sync_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	int fd;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
 int
 fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
@@ -37,6 +58,8 @@ fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	/* A temporary file of a crashed process whose pid we now have. */
+	unlink(tmp);
 	/* O_EXCL with the final mode: the file is never readable more widely
 	 * than mode, not even for the moment before a chmod. */
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)) < 0)
@@ -51,6 +74,7 @@ fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
 		fd = -1;
 		goto fail;
 	}
+	fs_sync_dir(path);
 	return 0;
 fail:
 	saved = errno;

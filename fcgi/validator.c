@@ -125,6 +125,11 @@ validator_main(const struct config *cfg, int listen_fd)
 		log_error("validator: %s", err);
 		return 1;
 	}
+	if (validate_init() != 0) {
+		log_error("validator: cannot initialise libcurl and c-ares");
+		store_close(st);
+		return 1;
+	}
 	validator_opts(cfg, &opts);
 	while (!validator_stopping) {
 		time_t now = time(NULL);
@@ -140,6 +145,7 @@ validator_main(const struct config *cfg, int listen_fd)
 		else
 			nanosleep(&idle, NULL);
 	}
+	validate_cleanup();
 	store_close(st);
 	return 0;
 }

@@ -1,0 +1,543 @@
+"""ACME (RFC 8555) through nginx, driven by the test client: the resources,
+the status machine, and one test per error type of acme.md."""
+
+import base64
+import concurrent.futures
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+import http.server
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+
+from acme_client import Client, Key, b64u, issued_by, jws, load_chain, make_csr
+from conftest import finish_stack, make_stack
+from stack import free_port
+
+PROBLEM = "application/problem+json"
+
+
+def err(name):
+    return f"urn:ietf:params:acme:error:{name}"
+
+
+class Http01Responder:
+    """Answers http-01 for every token it is given, on one loopback port."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.answers = {}
+        answers = self.answers
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                token = self.path.rsplit("/", 1)[-1]
+                body = answers.get(token)
+                self.send_response(200 if body else 404)
+                self.end_headers()
+                if body:
+                    self.wfile.write(body.encode())
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self):
+        self.server.shutdown()
+
+
+class Dns:
+    """pebble-challtestsrv as the RA's resolver: every name is 127.0.0.1."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.mport = free_port()
+        self.proc = subprocess.Popen(
+            ["pebble-challtestsrv", "-dns01", f"127.0.0.1:{self.port}",
+             "-management", f"127.0.0.1:{self.mport}", "-http01", "", "-https01", "",
+             "-tlsalpn01", "", "-defaultIPv4", "127.0.0.1",
+             "-defaultIPv6", ""],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.mport), 0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("pebble-challtestsrv did not start")
+
+    def set_txt(self, host, value):
+        import urllib.request
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.mport}/set-txt",
+            data=json.dumps({"host": host, "value": value}).encode(), method="POST")
+        urllib.request.urlopen(req, timeout=5).read()
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    dns = Dns()
+    http01 = Http01Responder()
+    s = make_stack(tmp_path_factory, "acme", env={
+        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.port}",
+        "UPKI_RA_HTTP01_PORT": str(http01.port),
+        "UPKI_RA_TLSALPN01_PORT": str(free_port()),
+        "UPKI_RA_ALLOWED_NAMES": "example.test",
+    })
+    try:
+        s.start()
+        yield s, dns, http01
+    finally:
+        http01.stop()
+        dns.stop()
+        finish_stack(s)
+
+
+@pytest.fixture
+def client(env):
+    stack = env[0]
+    c = Client(stack.base_url, stack.ca_cert)
+    assert c.new_account(["mailto:test@example.test"]).status == 201
+    return c
+
+
+def wait_status(client, url, want, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        obj = client.post(url, None).json()
+        if obj["status"] in want:
+            return obj
+        time.sleep(0.1)
+    raise AssertionError(f"{url} never reached {want}: {obj}")
+
+
+def ready_order(env, client, names):
+    """An order whose authorizations are all valid through http-01."""
+    _, _, http01 = env
+    r = client.new_order(names)
+    assert r.status == 201, r
+    order_url = r.header("location")
+    for authz_url in r.json()["authorizations"]:
+        authz = client.post(authz_url, None).json()
+        ch = next(c for c in authz["challenges"] if c["type"] == "http-01")
+        http01.answers[ch["token"]] = client.key_authorization(ch["token"])
+        assert client.post(ch["url"], {}).status == 200
+        wait_status(client, authz_url, ("valid",))
+    return wait_status(client, order_url, ("ready",)), order_url
+
+
+def finalize(client, order, names, key=None, cn=True):
+    der, key = make_csr(names, key=key, cn=cn)
+    return client.post(order["finalize"], {"csr": b64u(der)}), key
+
+
+# -- directory and nonces ---------------------------------------------------
+
+def test_directory(env):
+    stack = env[0]
+    c = Client(stack.base_url, stack.ca_cert)
+    d = c.directory
+    for k in ("newNonce", "newAccount", "newOrder", "revokeCert", "keyChange"):
+        assert d[k].startswith(stack.base_url + "/acme/")
+    assert d["meta"]["externalAccountRequired"] is False
+    assert "caaIdentities" in d["meta"] and "website" in d["meta"]
+    r = c.get("/acme/directory")
+    assert r.header("replay-nonce") and 'rel="index"' in r.header("link")
+
+
+def test_new_nonce_head_and_get(env):
+    stack = env[0]
+    c = Client(stack.base_url, stack.ca_cert)
+    h = c.request("HEAD", "/acme/new-nonce")
+    g = c.request("GET", "/acme/new-nonce")
+    assert h.status == 200 and g.status == 204
+    for r in (h, g):
+        assert r.header("cache-control") == "no-store"
+        assert r.header("replay-nonce")
+    assert h.header("replay-nonce") != g.header("replay-nonce")
+
+
+def test_bad_nonce_replayed_and_unknown(client):
+    n = client.nonce()
+    assert client.post(client.kid, None, nonce=n).status == 200
+    r = client.post(client.kid, None, nonce=n)
+    assert r.status == 400 and r.problem["type"] == err("badNonce")
+    assert r.header("replay-nonce")
+    r = client.post(client.kid, None, nonce="AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+    assert r.status == 400 and r.problem["type"] == err("badNonce")
+
+
+def test_get_on_resources_is_405_malformed(client):
+    r = client.new_order(["get.example.test"])
+    for url in (r.header("location"), client.kid, r.json()["authorizations"][0]):
+        g = client.get(url)
+        assert g.status == 405 and g.problem["type"] == err("malformed")
+
+
+def test_wrong_content_type_is_415(client):
+    r = client.post(client.kid, None, content_type="application/json")
+    assert r.status == 415 and r.problem["type"] == err("malformed")
+
+
+# -- JWS -------------------------------------------------------------------------
+
+def test_bad_signature_algorithm(client):
+    r = client.post(client.kid, None, alg="HS256")
+    assert r.status == 400 and r.problem["type"] == err("badSignatureAlgorithm")
+    assert "ES256" in r.problem["algorithms"] and "RS256" in r.problem["algorithms"]
+
+
+def test_bad_public_key_short_rsa(env):
+    stack = env[0]
+    c = Client(stack.base_url, stack.ca_cert, key=Key("RSA", bits=1024))
+    r = c.new_account()
+    assert r.status == 400 and r.problem["type"] == err("badPublicKey")
+
+
+def test_url_mismatch_is_unauthorized(client):
+    r = client.post(client.kid, None, jws_url=client.base + "/acme/somewhere-else")
+    assert r.status == 401 and r.problem["type"] == err("unauthorized")
+
+
+def test_tampered_signature_is_refused(client):
+    body = jws(client.key, client.kid, None, nonce=client.nonce(), kid=client.kid)
+    sig = bytearray(base64.urlsafe_b64decode(body["signature"] + "=="))
+    sig[0] ^= 1
+    body["signature"] = b64u(bytes(sig))
+    r = client.request("POST", client.kid, json.dumps(body),
+                       {"Content-Type": "application/jose+json"})
+    assert r.status == 400 and r.problem["type"] == err("malformed")
+
+
+@pytest.mark.parametrize("kind", ["RSA", "P-256", "P-384", "P-521", "Ed25519"])
+def test_every_supported_key_type_can_make_an_account(env, kind):
+    stack = env[0]
+    c = Client(stack.base_url, stack.ca_cert, key=Key(kind))
+    assert c.new_account().status == 201
+    assert c.post(c.kid, None).json()["status"] == "valid"
+
+
+# -- accounts ----------------------------------------------------------------------
+
+def test_account_create_find_and_only_return_existing(env):
+    stack = env[0]
+    c = Client(stack.base_url, stack.ca_cert)
+    r = c.post(c.directory["newAccount"], {"onlyReturnExisting": True}, kid=None)
+    assert r.status == 400 and r.problem["type"] == err("accountDoesNotExist")
+    r1 = c.new_account(["mailto:a@example.test"])
+    assert r1.status == 201 and r1.header("location")
+    assert r1.json()["status"] == "valid" and r1.json()["orders"]
+    r2 = c.new_account()
+    assert r2.status == 200 and r2.header("location") == r1.header("location")
+    r3 = c.post(c.directory["newAccount"], {"onlyReturnExisting": True}, kid=None)
+    assert r3.status == 200 and r3.header("location") == r1.header("location")
+
+
+@pytest.mark.parametrize("contact,problem", [
+    (["mailto:a@example.test,b@example.test"], "invalidContact"),
+    (["mailto:a@example.test?subject=x"], "invalidContact"),
+    (["mailto:not-an-address"], "invalidContact"),
+    (["tel:+1555"], "unsupportedContact"),
+    ([42], "invalidContact"),
+])
+def test_invalid_contacts(env, contact, problem):
+    stack = env[0]
+    c = Client(stack.base_url, stack.ca_cert)
+    r = c.new_account(contact)
+    assert r.status == 400 and r.problem["type"] == err(problem)
+
+
+def test_account_update_and_deactivate(client):
+    r = client.post(client.kid, {"contact": ["mailto:new@example.test"]})
+    assert r.status == 200 and r.json()["contact"] == ["mailto:new@example.test"]
+    r = client.post(client.kid, {"status": "deactivated"})
+    assert r.status == 200 and r.json()["status"] == "deactivated"
+    r = client.post(client.kid, None)
+    assert r.status == 401 and r.problem["type"] == err("unauthorized")
+    r = client.new_order(["after.example.test"])
+    assert r.status == 401 and r.problem["type"] == err("unauthorized")
+
+
+def test_unknown_kid_is_account_does_not_exist(client):
+    r = client.post(client.kid, None, kid=client.base + "/acme/account/nope")
+    assert r.status == 400 and r.problem["type"] == err("accountDoesNotExist")
+
+
+def test_orders_list(client):
+    urls = [client.new_order([f"list{i}.example.test"]).header("location") for i in range(3)]
+    r = client.post(client.kid + "/orders", None)
+    assert r.status == 200
+    assert set(urls) <= set(r.json()["orders"])
+
+
+def test_key_change(env, client):
+    stack = env[0]
+    new = Key("P-256")      # same type: the old key's signature fails as such
+    inner = jws(new, client.directory["keyChange"],
+                {"account": client.kid, "oldKey": client.key.jwk()})
+    r = client.post(client.directory["keyChange"], inner)
+    assert r.status == 200, r
+    old = client.key
+    client.key = new
+    assert client.post(client.kid, None).status == 200
+    client.key = old
+    r = client.post(client.kid, None)
+    assert r.status == 400 and r.problem["type"] == err("malformed")
+    # A key that another account already has: 409 with that account's URL.
+    other = Client(stack.base_url, stack.ca_cert)
+    other.new_account()
+    client.key = new
+    inner = jws(other.key, client.directory["keyChange"],
+                {"account": client.kid, "oldKey": new.jwk()})
+    r = client.post(client.directory["keyChange"], inner)
+    assert r.status == 409 and r.header("location") == other.kid
+
+
+# -- orders, authorizations, challenges ---------------------------------------------
+
+def test_order_status_machine_and_certificate(env, client):
+    names = ["one.example.test", "two.example.test"]
+    order, order_url = ready_order(env, client, names)
+    assert order["status"] == "ready"
+    r, key = finalize(client, order, names)
+    assert r.status == 200, r
+    order = r.json()
+    assert order["status"] == "valid" and order["certificate"]
+    r = client.post(order["certificate"], None)
+    assert r.status == 200
+    assert r.header("content-type") == "application/pem-certificate-chain"
+    certs = load_chain(r.body)
+    assert len(certs) == 2
+    leaf, ca = certs
+    assert ca.public_bytes(serialization.Encoding.PEM) == open(env[0].ca_cert, "rb").read()
+    assert issued_by(leaf, ca)
+    sans = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    assert sorted(sans.get_values_for_type(x509.DNSName)) == sorted(names)
+    assert leaf.public_key().public_numbers() == key.priv.public_key().public_numbers()
+
+
+def test_authorization_reuse(env, client):
+    ready_order(env, client, ["reuse.example.test"])
+    r = client.new_order(["reuse.example.test"])
+    assert r.status == 201 and r.json()["status"] == "ready"
+
+
+def test_wildcard_gets_only_dns01(client):
+    r = client.new_order(["*.wild.example.test"])
+    assert r.status == 201
+    authz = client.post(r.json()["authorizations"][0], None).json()
+    assert authz["wildcard"] is True
+    assert authz["identifier"] == {"type": "dns", "value": "wild.example.test"}
+    assert [c["type"] for c in authz["challenges"]] == ["dns-01"]
+
+
+def test_dns01_wildcard_order(env, client):
+    _, dns, _ = env
+    r = client.new_order(["*.dns.example.test"])
+    authz_url = r.json()["authorizations"][0]
+    ch = client.post(authz_url, None).json()["challenges"][0]
+    import hashlib
+    digest = b64u(hashlib.sha256(client.key_authorization(ch["token"]).encode()).digest())
+    dns.set_txt("_acme-challenge.dns.example.test.", digest)
+    client.post(ch["url"], {})
+    wait_status(client, authz_url, ("valid",))
+    order = wait_status(client, r.header("location"), ("ready",))
+    r, _ = finalize(client, order, ["*.dns.example.test"])
+    assert r.status == 200 and r.json()["status"] == "valid"
+
+
+def test_ip_identifier_outside_the_name_policy_is_rejected(client):
+    r = client.new_order(["127.0.0.1"])
+    assert r.status == 400 and r.problem["type"] == err("rejectedIdentifier")
+
+
+def test_failed_challenge_invalidates_authz_and_order(env, client):
+    r = client.new_order(["fail.example.test"])
+    authz_url = r.json()["authorizations"][0]
+    ch = next(c for c in client.post(authz_url, None).json()["challenges"]
+              if c["type"] == "http-01")
+    client.post(ch["url"], {})       # nobody answers this token: 404
+    authz = wait_status(client, authz_url, ("invalid",))
+    failed = next(c for c in authz["challenges"] if c["type"] == "http-01")
+    assert failed["error"]["type"] == err("incorrectResponse")
+    order = client.post(r.header("location"), None).json()
+    assert order["status"] == "invalid"
+
+
+def test_authorization_deactivation(client):
+    r = client.new_order(["deact.example.test"])
+    authz_url = r.json()["authorizations"][0]
+    d = client.post(authz_url, {"status": "deactivated"})
+    assert d.status == 200 and d.json()["status"] == "deactivated"
+    assert client.post(r.header("location"), None).json()["status"] == "invalid"
+
+
+def test_rejected_identifier_with_subproblems(client):
+    r = client.new_order(["ok.example.test", "elsewhere.org", "bad_name.example.test"])
+    assert r.status == 400
+    p = r.problem
+    assert p["type"] == err("rejectedIdentifier")
+    values = sorted(s["identifier"]["value"] for s in p["subproblems"])
+    assert values == ["bad_name.example.test", "elsewhere.org"]
+    assert all(s["type"] == err("rejectedIdentifier") for s in p["subproblems"])
+
+
+def test_not_before_refused(client):
+    r = client.new_order(["nb.example.test"], notBefore="2030-01-01T00:00:00Z")
+    assert r.status == 400 and r.problem["type"] == err("malformed")
+
+
+def test_another_accounts_order_is_unauthorized(env, client):
+    stack = env[0]
+    r = client.new_order(["mine.example.test"])
+    other = Client(stack.base_url, stack.ca_cert)
+    other.new_account()
+    g = other.post(r.header("location"), None)
+    assert g.status == 403 and g.problem["type"] == err("unauthorized")
+
+
+# -- finalize -----------------------------------------------------------------------
+
+def test_order_not_ready(client):
+    r = client.new_order(["notready.example.test"])
+    f, _ = finalize(client, r.json(), ["notready.example.test"])
+    assert f.status == 403 and f.problem["type"] == err("orderNotReady")
+
+
+def test_bad_csr_names_differ(env, client):
+    order, _ = ready_order(env, client, ["csr.example.test"])
+    for names in (["csr.example.test", "extra.example.test"], ["other.example.test"]):
+        r, _ = finalize(client, order, names)
+        assert r.status == 400 and r.problem["type"] == err("badCSR"), r
+    der, _ = make_csr(["csr.example.test"], key=client.key)
+    r = client.post(order["finalize"], {"csr": b64u(der)})
+    assert r.status == 400 and r.problem["type"] == err("badCSR")
+    # Still ready: a bad CSR does not spoil the order.
+    r, _ = finalize(client, order, ["csr.example.test"])
+    assert r.status == 200
+
+
+def test_bad_csr_without_cn_when_the_ca_refuses_it(tmp_path_factory):
+    http01 = Http01Responder()
+    dns = Dns()
+    s = make_stack(tmp_path_factory, "cnless", devca_args=["--refuse-cnless"], env={
+        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.port}",
+        "UPKI_RA_HTTP01_PORT": str(http01.port)})
+    try:
+        s.start()
+        c = Client(s.base_url, s.ca_cert)
+        c.new_account()
+        order, _ = ready_order((s, dns, http01), c, ["nocn.example.test"])
+        r, _ = finalize(c, order, ["nocn.example.test"], cn=False)
+        assert r.status == 400 and r.problem["type"] == err("badCSR")
+        assert "Common Name" in r.problem["detail"]
+        assert c.post(order["finalize"].rsplit("/", 1)[0], None).json()["status"] == "ready"
+        r, _ = finalize(c, order, ["nocn.example.test"])
+        assert r.status == 200 and r.json()["status"] == "valid"
+    finally:
+        http01.stop()
+        dns.stop()
+        finish_stack(s)
+
+
+def test_concurrent_finalize_signs_once(env, client):
+    stack = env[0]
+    order, order_url = ready_order(env, client, ["race.example.test"])
+    der, _ = make_csr(["race.example.test"])
+    bodies = [json.dumps(jws(client.key, order["finalize"], {"csr": b64u(der)},
+                             nonce=client.nonce(), kid=client.kid)) for _ in range(20)]
+    log = os.path.join(stack.devca_dir, "tasks.log")
+    before = sum(1 for line in open(log) if "task=sign " in line)
+
+    def send(body):
+        return client.request("POST", order["finalize"], body,
+                              {"Content-Type": "application/jose+json"}).status
+
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        statuses = list(pool.map(send, bodies))
+    assert statuses.count(200) == 1, statuses
+    assert statuses.count(403) == 19, statuses
+    after = sum(1 for line in open(log) if "task=sign " in line)
+    assert after - before == 1
+
+
+def test_nonces_are_single_use_across_workers(env, client):
+    nonces = []
+    for _ in range(500):
+        client.request("HEAD", client.directory["newNonce"])
+        nonces.append(client._nonce)
+    bodies = [json.dumps(jws(client.key, client.kid, None, nonce=n, kid=client.kid))
+              for n in nonces]
+
+    def send(body):
+        return client.request("POST", client.kid, body,
+                              {"Content-Type": "application/jose+json"}).status
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        first = list(pool.map(send, bodies))
+        second = list(pool.map(send, bodies))
+    assert first.count(200) == 500
+    assert second.count(400) == 500
+
+
+# -- revocation -------------------------------------------------------------------
+
+def issue(env, client, names):
+    order, _ = ready_order(env, client, names)
+    r, key = finalize(client, order, names)
+    pem = client.post(r.json()["certificate"], None).body
+    return load_chain(pem)[0], key
+
+
+def crl_serials(stack):
+    from conftest import get
+    crl = x509.load_pem_x509_crl(get(stack, "/api/v1/public/crl").body)
+    return {rc.serial_number for rc in crl}
+
+
+def test_revoke_by_account_then_already_revoked(env, client):
+    crt, _ = issue(env, client, ["revoke1.example.test"])
+    der = b64u(crt.public_bytes(serialization.Encoding.DER))
+    r = client.post(client.directory["revokeCert"], {"certificate": der, "reason": 4})
+    assert r.status == 200, r
+    assert crt.serial_number in crl_serials(env[0])
+    r = client.post(client.directory["revokeCert"], {"certificate": der})
+    assert r.status == 400 and r.problem["type"] == err("alreadyRevoked")
+
+
+def test_revoke_by_certificate_key(env, client):
+    crt, key = issue(env, client, ["revoke2.example.test"])
+    der = b64u(crt.public_bytes(serialization.Encoding.DER))
+    r = client.post(client.directory["revokeCert"], {"certificate": der}, key=key, kid=None)
+    assert r.status == 200, r
+    assert crt.serial_number in crl_serials(env[0])
+
+
+@pytest.mark.parametrize("reason", [7, 11, -1, "1"])
+def test_bad_revocation_reason(env, client, reason):
+    crt, _ = issue(env, client, [f"reason{abs(hash(str(reason))) % 1000}.example.test"])
+    der = b64u(crt.public_bytes(serialization.Encoding.DER))
+    r = client.post(client.directory["revokeCert"], {"certificate": der, "reason": reason})
+    assert r.status == 400 and r.problem["type"] == err("badRevocationReason")
+
+
+def test_revoke_by_another_account_is_unauthorized(env, client):
+    stack = env[0]
+    crt, _ = issue(env, client, ["revoke3.example.test"])
+    other = Client(stack.base_url, stack.ca_cert)
+    other.new_account()
+    der = b64u(crt.public_bytes(serialization.Encoding.DER))
+    r = other.post(other.directory["revokeCert"], {"certificate": der})
+    assert r.status == 403 and r.problem["type"] == err("unauthorized")
