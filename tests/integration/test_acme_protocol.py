@@ -541,3 +541,87 @@ def test_revoke_by_another_account_is_unauthorized(env, client):
     der = b64u(crt.public_bytes(serialization.Encoding.DER))
     r = other.post(other.directory["revokeCert"], {"certificate": der})
     assert r.status == 403 and r.problem["type"] == err("unauthorized")
+
+
+# -- validation off the request path ----------------------------------------------
+
+class Blackhole:
+    """Accepts connections and never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.stopping = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                self.conns.append(self.sock.accept()[0])
+            except OSError:
+                return
+
+    def stop(self):
+        self.stopping = True
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+def test_silent_target_fails_after_the_timeout_without_slowing_anyone(tmp_path_factory):
+    hole = Blackhole()
+    dns = Dns()
+    s = make_stack(tmp_path_factory, "silent", env={
+        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.port}",
+        "UPKI_RA_HTTP01_PORT": str(hole.port)})
+    try:
+        s.start()
+        c = Client(s.base_url, s.ca_cert)
+        c.new_account()
+        r = c.new_order(["silent.example.test"])
+        authz_url = r.json()["authorizations"][0]
+        ch = next(x for x in c.post(authz_url, None).json()["challenges"]
+                  if x["type"] == "http-01")
+        started = time.monotonic()
+        answer = c.post(ch["url"], {})
+        assert answer.status == 200 and answer.json()["status"] == "processing"
+        assert time.monotonic() - started < 2
+
+        # While the validator waits on the silent target, the RA serves.
+        other = Client(s.base_url, s.ca_cert)
+        other.new_account()
+        slowest = 0.0
+        for i in range(100):
+            t0 = time.monotonic()
+            if i % 2:
+                ok = other.get("/acme/directory").status == 200
+            else:
+                ok = other.new_order([f"busy{i}.example.test"]).status == 201
+            slowest = max(slowest, time.monotonic() - t0)
+            assert ok
+        assert slowest < 2, f"a request took {slowest:.2f} s"
+
+        authz = wait_status(c, authz_url, ("invalid",), timeout=40)
+        assert time.monotonic() - started >= 10   # the check really waited
+        failed = next(x for x in authz["challenges"] if x["type"] == "http-01")
+        assert failed["error"]["type"] == err("connection")
+    finally:
+        hole.stop()
+        dns.stop()
+        finish_stack(s)
+
+
+def test_terms_of_service_must_be_agreed(tmp_path_factory):
+    s = make_stack(tmp_path_factory, "tos", env={"UPKI_RA_TOS_URL": "https://ra.example.test/tos"})
+    try:
+        s.start()
+        c = Client(s.base_url, s.ca_cert)
+        assert c.directory["meta"]["termsOfService"] == "https://ra.example.test/tos"
+        r = c.post(c.directory["newAccount"], {"termsOfServiceAgreed": False}, kid=None)
+        assert r.status == 403 and r.problem["type"] == err("userActionRequired")
+        assert c.new_account().status == 201
+    finally:
+        finish_stack(s)
