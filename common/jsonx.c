@@ -25,6 +25,7 @@ jsonx_parse(const char *in, size_t len, size_t max, char *errbuf, size_t errlen)
 	struct json_tokener *tok;
 	json_object *obj;
 	enum json_tokener_error jerr;
+	size_t end;
 
 	if (len > max) {
 		jsonx_err(errbuf, errlen, "JSON document too large");
@@ -41,10 +42,16 @@ jsonx_parse(const char *in, size_t len, size_t max, char *errbuf, size_t errlen)
 	json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
 	obj = json_tokener_parse_ex(tok, in, (int)len);
 	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	if (obj == NULL && jerr == json_tokener_continue && end == len) {
+		/* A number or literal that ends the input ("123", "true") is
+		 * complete only once json-c sees an end marker. */
+		obj = json_tokener_parse_ex(tok, "", 1);
+		jerr = json_tokener_get_error(tok);
+	}
 	if (obj == NULL || jerr != json_tokener_success ||
-	    !jsonx_only_space(in + json_tokener_get_parse_end(tok),
-	    len - json_tokener_get_parse_end(tok))) {
-		if (jerr == json_tokener_continue)
+	    !jsonx_only_space(in + end, len - end)) {
+		if (jerr == json_tokener_continue || jerr == json_tokener_error_parse_eof)
 			jsonx_err(errbuf, errlen, "truncated JSON document");
 		else if (jerr != json_tokener_success)
 			jsonx_err(errbuf, errlen, json_tokener_error_desc(jerr));
@@ -73,8 +80,13 @@ const char *
 jsonx_get_string(json_object *obj, const char *key)
 {
 	json_object *v = jsonx_get_typed(obj, key, json_type_string);
+	const char *s;
 
-	return v != NULL ? json_object_get_string(v) : NULL;
+	if (v == NULL)
+		return NULL;
+	/* "a.example\u0000.evil" must not pass for "a.example". */
+	s = json_object_get_string(v);
+	return strlen(s) == (size_t)json_object_get_string_len(v) ? s : NULL;
 }
 
 json_object *

@@ -21,7 +21,8 @@ json_object *jsonx_parse(const char *in, size_t len, size_t max, char *errbuf,
     size_t errlen);
 
 /* Field of an object with a given type, or NULL when absent or of another
- * type.  The returned pointers are borrowed from obj. */
+ * type (or, for strings, when it holds a NUL).  The returned pointers are
+ * borrowed from obj. */
 const char *jsonx_get_string(json_object *obj, const char *key);
 json_object *jsonx_get_object(json_object *obj, const char *key);
 json_object *jsonx_get_array(json_object *obj, const char *key);

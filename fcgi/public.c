@@ -216,7 +216,7 @@ HANDLER(public_magic)
 	json_object *profile = public_get_profile(ctx, args->arg[0], resp);
 	json_object *data, *cmds;
 	const char *ktype, *digest;
-	char cn[256] = "node.example.com", line[512];
+	char cn[256] = "node.example.com", line[2048];
 	int64_t klen = 0;
 	bool ec;
 

@@ -89,7 +89,7 @@ class Stack:
 
     def __init__(self, root, build="build", ra_port=None, ca_host=None,
                  ca_port=None, seed=None, sans="localhost,127.0.0.1",
-                 workers=2, env=None, devca_args=(), nginx_user_root=None):
+                 workers=2, validators=1, env=None, devca_args=(), nginx_user_root=None):
         self.root = os.path.abspath(root)
         self.build = os.path.join(ROOT, build) if not os.path.isabs(build) else build
         self.data_dir = os.path.join(self.root, "ra")
@@ -103,6 +103,7 @@ class Stack:
         self.seed = seed if seed is not None else secrets.token_hex(16)
         self.sans = sans
         self.workers = workers
+        self.validators = validators
         self.extra_env = dict(env or {})
         self.devca_args = list(devca_args)
         self.nginx_user_root = (os.geteuid() == 0) if nginx_user_root is None else nginx_user_root
@@ -116,6 +117,11 @@ class Stack:
     @property
     def base_url(self):
         return f"https://localhost:{self.ra_port}"
+
+    @property
+    def children(self):
+        """How many processes the RA master keeps running."""
+        return self.workers + self.validators
 
     @property
     def ca_cert(self):
@@ -138,6 +144,7 @@ class Stack:
             "UPKI_RA_PORT": str(self.ra_port),
             "UPKI_RA_SANS": self.sans,
             "UPKI_RA_WORKERS": str(self.workers),
+            "UPKI_RA_VALIDATORS": str(self.validators),
             "UPKI_RA_LISTEN": self.fcgi_socket,
             "UPKI_CA_SEED": self.seed,
         })
@@ -258,7 +265,8 @@ def run(args):
         ca_port=int(os.environ.get("UPKI_CA_PORT", "5000")),
         seed=seed,
         sans=os.environ.get("UPKI_RA_SANS", "localhost,127.0.0.1"),
-        workers=int(os.environ.get("UPKI_RA_WORKERS", "4")))
+        workers=int(os.environ.get("UPKI_RA_WORKERS", "4")),
+        validators=int(os.environ.get("UPKI_RA_VALIDATORS", "2")))
     if os.environ.get("UPKI_DATA_DIR"):
         stack.data_dir = os.environ["UPKI_DATA_DIR"]
 

@@ -235,11 +235,11 @@ def test_oversized_body_refused(stack):
 def test_killed_worker_is_replaced_and_requests_keep_succeeding(stack):
     master = stack.ra.pid
     workers = children(master)
-    assert len(workers) == stack.workers
+    assert len(workers) == stack.children
     os.kill(workers[0], signal.SIGKILL)
     for _ in range(40):
         assert get(stack, "/api/v1/public/profiles").status == 200
-    wait_for(lambda: len(children(master)) == stack.workers, 10, "the replacement worker")
+    wait_for(lambda: len(children(master)) == stack.children, 10, "the replacement worker")
     assert workers[0] not in children(master)
 
 
@@ -250,7 +250,7 @@ def test_sighup_replaces_workers_without_failing_requests(stack):
     for _ in range(40):
         assert get(stack, "/api/v1/public/health").status == 200
     wait_for(lambda: not (set(children(master)) & before), 15, "old workers to exit")
-    assert len(children(master)) == stack.workers
+    assert len(children(master)) == stack.children
 
 
 def test_health_503_when_the_ca_is_down(stack):
@@ -273,7 +273,7 @@ def test_sigterm_leaves_no_process_behind(fresh_stack):
     fresh_stack.start_ra()
     master = fresh_stack.ra.pid
     workers = children(master)
-    assert len(workers) == fresh_stack.workers
+    assert len(workers) == fresh_stack.children
     os.kill(master, signal.SIGTERM)
     assert fresh_stack.ra.wait(20) == 0
     time.sleep(0.2)

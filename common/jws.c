@@ -1,0 +1,880 @@
+#include "jws.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/param_build.h>
+
+#include "b64.h"
+#include "buf.h"
+#include "jsonx.h"
+
+/* Longest base64url spelling of n bytes. */
+#define B64URL_LEN(n)   (((n) * 4 + 2) / 3)
+#define B64URL_ALPHABET \
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+#define JWK_COORD_MAX   66                      /* P-521 */
+#define JWK_CANON_MAX   4096                    /* thumbprint input */
+
+const char *const jws_algorithms[] = {
+	"RS256", "ES256", "ES384", "ES512", "EdDSA", NULL
+};
+
+/* What each accepted alg needs of a key, and how a JWK names that key. */
+static const struct jws_alg {
+	const char *alg;
+	const char *kty;        /* JWK "kty" */
+	const char *crv;        /* JWK "crv"; NULL for RSA */
+	const char *type;       /* OpenSSL key type */
+	const char *group;      /* OpenSSL group name; NULL but for EC */
+	const char *md;         /* NULL for EdDSA, which hashes by itself */
+	size_t size;            /* EC coordinate or Ed25519 key bytes */
+} jws_algs[] = {
+	{ "RS256", "RSA", NULL, "RSA", NULL, "SHA256", 0 },
+	{ "ES256", "EC", "P-256", "EC", "prime256v1", "SHA256", 32 },
+	{ "ES384", "EC", "P-384", "EC", "secp384r1", "SHA384", 48 },
+	{ "ES512", "EC", "P-521", "EC", "secp521r1", "SHA512", 66 },
+	{ "EdDSA", "OKP", "Ed25519", "ED25519", NULL, NULL, 32 },
+};
+#define JWS_NALGS (sizeof(jws_algs) / sizeof(jws_algs[0]))
+
+/* RFC 7638 3.2: the members a thumbprint covers, in lexicographic order. */
+static const struct {
+	const char *kty;
+	const char *members[5];
+} jwk_required[] = {
+	{ "EC", { "crv", "kty", "x", "y", NULL } },
+	{ "OKP", { "crv", "kty", "x", NULL } },
+	{ "RSA", { "e", "kty", "n", NULL } },
+};
+
+/* RFC 7517/7518 private members: their presence means a private key. */
+static const char *const jwk_private[] = {
+	"d", "p", "q", "dp", "dq", "qi", "oth", "k", NULL
+};
+
+static enum jws_err jws_fail(enum jws_err, char *, size_t, const char *, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static enum jws_err
+jws_fail(enum jws_err rc, char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return rc;
+}
+
+static const struct jws_alg *
+jws_alg_by_name(const char *alg)
+{
+	for (size_t i = 0; alg != NULL && i < JWS_NALGS; i++)
+		if (strcmp(jws_algs[i].alg, alg) == 0)
+			return &jws_algs[i];
+	return NULL;
+}
+
+static const struct jws_alg *
+jws_alg_by_curve(const char *kty, const char *crv)
+{
+	for (size_t i = 0; kty != NULL && crv != NULL && i < JWS_NALGS; i++)
+		if (jws_algs[i].crv != NULL && strcmp(jws_algs[i].kty, kty) == 0 &&
+		    strcmp(jws_algs[i].crv, crv) == 0)
+			return &jws_algs[i];
+	return NULL;
+}
+
+static const struct jws_alg *
+jws_alg_of_key(EVP_PKEY *key)
+{
+	char group[32] = "";
+
+	if (key == NULL)
+		return NULL;
+	if (EVP_PKEY_is_a(key, "EC") &&
+	    !EVP_PKEY_get_group_name(key, group, sizeof(group), NULL))
+		return NULL;
+	for (size_t i = 0; i < JWS_NALGS; i++) {
+		const struct jws_alg *a = &jws_algs[i];
+
+		if (EVP_PKEY_is_a(key, a->type) &&
+		    (a->group == NULL || strcmp(a->group, group) == 0))
+			return a;
+	}
+	return NULL;
+}
+
+/* A string member and its length (which counts any "\u0000" in it). */
+static const char *
+jws_string(json_object *obj, const char *key, size_t *len)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(obj, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	*len = (size_t)json_object_get_string_len(v);
+	return json_object_get_string(v);
+}
+
+/*
+ * A header member that must be a non-empty bounded string when present;
+ * -1 otherwise.  An embedded NUL is refused: callers compare these with
+ * strcmp, which would stop short of what was signed.
+ */
+static int
+jws_header_string(json_object *h, const char *key, const char **out)
+{
+	size_t len;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(h, key, NULL))
+		return 0;
+	if ((*out = jws_string(h, key, &len)) == NULL || len == 0 ||
+	    len > JWS_FIELD_MAX || strlen(*out) != len) {
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static enum jws_err
+jws_header_fields(struct jws *j, char *err, size_t errlen)
+{
+	json_object *h = j->header;
+
+	if (json_object_object_get_ex(h, "crit", NULL))
+		return jws_fail(JWS_MALFORMED, err, errlen,
+		    "JWS header \"crit\": no extension is supported");
+	if (jws_header_string(h, "alg", &j->alg) != 0 || j->alg == NULL)
+		return jws_fail(JWS_MALFORMED, err, errlen,
+		    "JWS header needs a string \"alg\"");
+	if (jws_header_string(h, "nonce", &j->nonce) != 0 ||
+	    jws_header_string(h, "url", &j->url) != 0 ||
+	    jws_header_string(h, "kid", &j->kid) != 0)
+		return jws_fail(JWS_MALFORMED, err, errlen, "JWS header \"nonce\", "
+		    "\"url\" and \"kid\" must be strings of 1 to %d bytes", JWS_FIELD_MAX);
+	if (json_object_object_get_ex(h, "jwk", &j->jwk) &&
+	    !json_object_is_type(j->jwk, json_type_object))
+		return jws_fail(JWS_MALFORMED, err, errlen,
+		    "JWS header \"jwk\" must be an object");
+	return JWS_OK;
+}
+
+static enum jws_err
+jws_decode_header(const char *b64, size_t len, struct jws *out, char *err,
+    size_t errlen)
+{
+	unsigned char *raw;
+	size_t rawlen;
+	char jerr[128];
+
+	if ((raw = b64url_decode(b64, len, &rawlen)) == NULL)
+		return jws_fail(JWS_MALFORMED, err, errlen,
+		    "JWS protected header is not base64url");
+	out->header = jsonx_parse((const char *)raw, rawlen, JWS_HEADER_MAX, jerr,
+	    sizeof(jerr));
+	free(raw);
+	if (out->header == NULL)
+		return jws_fail(JWS_MALFORMED, err, errlen, "JWS protected header: %s", jerr);
+	if (!json_object_is_type(out->header, json_type_object))
+		return jws_fail(JWS_MALFORMED, err, errlen,
+		    "JWS protected header is not a JSON object");
+	return jws_header_fields(out, err, errlen);
+}
+
+static enum jws_err
+jws_check_members(json_object *obj, char *err, size_t errlen)
+{
+	if (!json_object_is_type(obj, json_type_object))
+		return jws_fail(JWS_MALFORMED, err, errlen, "JWS is not a JSON object");
+	if (json_object_object_get_ex(obj, "signatures", NULL))
+		return jws_fail(JWS_MALFORMED, err, errlen,
+		    "general JWS serialization: use the flattened one");
+	if (json_object_object_get_ex(obj, "header", NULL))
+		return jws_fail(JWS_MALFORMED, err, errlen,
+		    "JWS unprotected header is not allowed");
+	if (jsonx_get_string(obj, "protected") == NULL ||
+	    jsonx_get_string(obj, "payload") == NULL ||
+	    jsonx_get_string(obj, "signature") == NULL ||
+	    json_object_object_length(obj) != 3)
+		return jws_fail(JWS_MALFORMED, err, errlen, "JWS needs exactly "
+		    "\"protected\", \"payload\" and \"signature\" strings");
+	return JWS_OK;
+}
+
+static enum jws_err
+jws_decode(json_object *obj, struct jws *out, char *err, size_t errlen)
+{
+	size_t plen = 0, ylen = 0, slen = 0;
+	const char *prot = jws_string(obj, "protected", &plen);
+	const char *payload = jws_string(obj, "payload", &ylen);
+	const char *sig = jws_string(obj, "signature", &slen);
+	enum jws_err rc;
+
+	if ((rc = jws_decode_header(prot, plen, out, err, errlen)) != JWS_OK)
+		return rc;
+	if ((out->payload = b64url_decode(payload, ylen, &out->payload_len)) == NULL)
+		return jws_fail(JWS_MALFORMED, err, errlen, "JWS payload is not base64url");
+	if (slen == 0 || (out->sig = b64url_decode(sig, slen, &out->sig_len)) == NULL)
+		return jws_fail(JWS_MALFORMED, err, errlen,
+		    "JWS signature is empty or not base64url");
+	if (asprintf(&out->signing_input, "%s.%s", prot, payload) < 0) {
+		out->signing_input = NULL;
+		return jws_fail(JWS_MALFORMED, err, errlen, "out of memory");
+	}
+	return JWS_OK;
+}
+
+enum jws_err
+jws_parse_object(json_object *obj, struct jws *out, char *err, size_t errlen)
+{
+	enum jws_err rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = jws_check_members(obj, err, errlen)) != JWS_OK)
+		return rc;
+	if ((rc = jws_decode(obj, out, err, errlen)) != JWS_OK)
+		jws_free(out);
+	return rc;
+}
+
+/* RFC 8555 6.2 and 6.4: what every ACME JWS has beyond RFC 7515. */
+static enum jws_err
+jws_check_acme(const struct jws *j, char *err, size_t errlen)
+{
+	if (jws_alg_by_name(j->alg) == NULL)
+		return jws_fail(JWS_BAD_ALG, err, errlen,
+		    "JWS alg must be one of RS256, ES256, ES384, ES512, EdDSA");
+	if ((j->jwk == NULL) == (j->kid == NULL))
+		return jws_fail(JWS_MALFORMED, err, errlen,
+		    "JWS header needs exactly one of \"jwk\" and \"kid\"");
+	if (j->url == NULL)
+		return jws_fail(JWS_MALFORMED, err, errlen, "JWS header has no \"url\"");
+	return JWS_OK;
+}
+
+enum jws_err
+jws_parse(const char *body, size_t len, struct jws *out, char *err, size_t errlen)
+{
+	json_object *obj;
+	enum jws_err rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((obj = jsonx_parse(body, len, JWS_BODY_MAX, err, errlen)) == NULL)
+		return JWS_MALFORMED;
+	rc = jws_parse_object(obj, out, err, errlen);
+	json_object_put(obj);
+	if (rc == JWS_OK && (rc = jws_check_acme(out, err, errlen)) != JWS_OK)
+		jws_free(out);
+	return rc;
+}
+
+enum jws_err
+jws_parse_eab(json_object *eab, struct jws *out, char *err, size_t errlen)
+{
+	enum jws_err rc;
+
+	if ((rc = jws_parse_object(eab, out, err, errlen)) != JWS_OK)
+		return rc;
+	if (strcmp(out->alg, "HS256") != 0)
+		rc = jws_fail(JWS_BAD_ALG, err, errlen,
+		    "external account binding alg must be HS256");
+	else if (out->kid == NULL || out->url == NULL || out->jwk != NULL ||
+	    out->nonce != NULL)
+		rc = jws_fail(JWS_MALFORMED, err, errlen, "external account binding "
+		    "needs \"kid\" and \"url\", and no \"jwk\" nor \"nonce\"");
+	if (rc != JWS_OK)
+		jws_free(out);
+	return rc;
+}
+
+void
+jws_free(struct jws *j)
+{
+	json_object_put(j->header);
+	free(j->payload);
+	free(j->signing_input);
+	free(j->sig);
+	memset(j, 0, sizeof(*j));
+}
+
+/*
+ * A base64url member of at most max bytes, decoded; NULL when absent, not a
+ * string, too long or not canonical base64url.  The length is checked on
+ * the text, so an oversized key costs nothing to refuse.
+ */
+static unsigned char *
+jwk_member(json_object *jwk, const char *name, size_t max, size_t *len)
+{
+	const char *s;
+	size_t slen;
+
+	if ((s = jws_string(jwk, name, &slen)) == NULL || slen == 0 ||
+	    slen > B64URL_LEN(max))
+		return NULL;
+	return b64url_decode(s, slen, len);
+}
+
+/* A minimally encoded unsigned integer member, as RFC 7518 6.3.1 wants. */
+static BIGNUM *
+jwk_bn(json_object *jwk, const char *name, size_t max)
+{
+	unsigned char *raw;
+	size_t len;
+	BIGNUM *bn = NULL;
+
+	if ((raw = jwk_member(jwk, name, max, &len)) == NULL)
+		return NULL;
+	if (len > 0 && raw[0] != 0)
+		bn = BN_bin2bn(raw, (int)len, NULL);
+	free(raw);
+	return bn;
+}
+
+static enum jws_err
+jwk_fromdata(const char *type, OSSL_PARAM_BLD *bld, EVP_PKEY **out, char *err,
+    size_t errlen)
+{
+	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+	enum jws_err rc = JWS_OK;
+
+	if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+		rc = jws_fail(JWS_BAD_KEY, err, errlen, "invalid %s public key", type);
+		ERR_clear_error();
+	}
+	OSSL_PARAM_free(params);
+	EVP_PKEY_CTX_free(ctx);
+	return rc;
+}
+
+static const char *
+jwk_rsa_weak(const BIGNUM *n, const BIGNUM *e)
+{
+	if (BN_num_bits(n) < JWK_RSA_MIN_BITS)
+		return "RSA key under 2048 bits";
+	if (!BN_is_odd(n))
+		return "RSA modulus is even";
+	if (!BN_is_odd(e) || BN_num_bits(e) < 2)
+		return "RSA exponent must be odd and at least 3";
+	return NULL;
+}
+
+static enum jws_err
+jwk_import_rsa(json_object *jwk, EVP_PKEY **out, char *err, size_t errlen)
+{
+	BIGNUM *n = NULL, *e = NULL;
+	OSSL_PARAM_BLD *bld = NULL;
+	const char *why;
+	enum jws_err rc;
+
+	if ((n = jwk_bn(jwk, "n", JWK_RSA_MAX_BITS / 8)) == NULL ||
+	    (e = jwk_bn(jwk, "e", 4)) == NULL)
+		why = "RSA key needs minimal base64url \"n\" of at most 8192 bits "
+		    "and \"e\" of at most 32 bits";
+	else
+		why = jwk_rsa_weak(n, e);
+	if (why != NULL)
+		rc = jws_fail(JWS_BAD_KEY, err, errlen, "%s", why);
+	else if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
+		rc = jws_fail(JWS_BAD_KEY, err, errlen, "out of memory");
+	else
+		rc = jwk_fromdata("RSA", bld, out, err, errlen);
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(n);
+	BN_free(e);
+	return rc;
+}
+
+/* Appends member name, of exactly size bytes, to buf at *off. */
+static bool
+jwk_coord(json_object *jwk, const char *name, size_t size, unsigned char *buf,
+    size_t *off)
+{
+	unsigned char *raw;
+	size_t len;
+
+	if ((raw = jwk_member(jwk, name, size, &len)) == NULL)
+		return false;
+	if (len == size) {
+		memcpy(buf + *off, raw, size);
+		*off += size;
+	}
+	free(raw);
+	return len == size;
+}
+
+static enum jws_err
+jwk_import_curve(json_object *jwk, const struct jws_alg *a, EVP_PKEY **out,
+    char *err, size_t errlen)
+{
+	unsigned char pub[1 + 2 * JWK_COORD_MAX];
+	size_t publen = 0;
+	bool ec = a->group != NULL;
+	OSSL_PARAM_BLD *bld;
+	enum jws_err rc;
+
+	if (ec)
+		pub[publen++] = POINT_CONVERSION_UNCOMPRESSED;
+	if (!jwk_coord(jwk, "x", a->size, pub, &publen) ||
+	    (ec && !jwk_coord(jwk, "y", a->size, pub, &publen)))
+		return jws_fail(JWS_BAD_KEY, err, errlen, "%s key needs %s of %zu bytes",
+		    a->crv, ec ? "\"x\" and \"y\"" : "\"x\"", a->size);
+	/* An EC point is decoded by EC_POINT_oct2point, which refuses one
+	 * off the curve or out of range: import is the curve check. */
+	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
+	    (ec && !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
+	    a->group, 0)) ||
+	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, publen))
+		rc = jws_fail(JWS_BAD_KEY, err, errlen, "out of memory");
+	else
+		rc = jwk_fromdata(a->type, bld, out, err, errlen);
+	OSSL_PARAM_BLD_free(bld);
+	return rc;
+}
+
+static bool
+jwk_is_private(json_object *jwk)
+{
+	for (size_t i = 0; jwk_private[i] != NULL; i++)
+		if (json_object_object_get_ex(jwk, jwk_private[i], NULL))
+			return true;
+	return false;
+}
+
+enum jws_err
+jwk_import(json_object *jwk, EVP_PKEY **out, char *err, size_t errlen)
+{
+	const struct jws_alg *a;
+	const char *kty = jsonx_get_string(jwk, "kty");
+
+	*out = NULL;
+	if (kty == NULL)
+		return jws_fail(JWS_BAD_KEY, err, errlen, "JWK has no \"kty\"");
+	if (jwk_is_private(jwk))
+		return jws_fail(JWS_BAD_KEY, err, errlen, "JWK holds a private key");
+	if (strcmp(kty, "RSA") == 0)
+		return jwk_import_rsa(jwk, out, err, errlen);
+	if ((a = jws_alg_by_curve(kty, jsonx_get_string(jwk, "crv"))) == NULL)
+		return jws_fail(JWS_BAD_KEY, err, errlen, "JWK must be RSA, "
+		    "EC P-256, P-384, P-521 or OKP Ed25519");
+	return jwk_import_curve(jwk, a, out, err, errlen);
+}
+
+/* The DER signature OpenSSL takes, from the R||S of RFC 7518 3.4. */
+static unsigned char *
+jws_ecdsa_der(const unsigned char *raw, size_t len, size_t *derlen)
+{
+	ECDSA_SIG *es;
+	BIGNUM *r, *s;
+	unsigned char *der = NULL;
+	int n;
+
+	if ((es = ECDSA_SIG_new()) == NULL)
+		return NULL;
+	r = BN_bin2bn(raw, (int)(len / 2), NULL);
+	s = BN_bin2bn(raw + len / 2, (int)(len / 2), NULL);
+	if (r == NULL || s == NULL || !ECDSA_SIG_set0(es, r, s)) {
+		BN_free(r);
+		BN_free(s);
+	} else if ((n = i2d_ECDSA_SIG(es, &der)) > 0)
+		*derlen = (size_t)n;
+	ECDSA_SIG_free(es);
+	return der;
+}
+
+static bool
+jws_digest_verify(const struct jws_alg *a, EVP_PKEY *key, const unsigned char *sig,
+    size_t siglen, const char *input)
+{
+	EVP_MD_CTX *ctx;
+	bool ok;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return false;
+	ok = EVP_DigestVerifyInit_ex(ctx, NULL, a->md, NULL, NULL, key, NULL) == 1 &&
+	    EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)input,
+	    strlen(input)) == 1;
+	EVP_MD_CTX_free(ctx);
+	/* A bad signature is an expected outcome, not an error to report
+	 * later from an unrelated OpenSSL call. */
+	ERR_clear_error();
+	return ok;
+}
+
+enum jws_err
+jws_verify(const struct jws *j, EVP_PKEY *key, char *err, size_t errlen)
+{
+	const struct jws_alg *a = jws_alg_of_key(key);
+	const unsigned char *sig = j->sig;
+	unsigned char *der = NULL;
+	size_t siglen = j->sig_len;
+	bool ok;
+
+	if (a == NULL)
+		return jws_fail(JWS_BAD_ALG, err, errlen, "the key fits no JWS alg");
+	if (j->alg == NULL || strcmp(j->alg, a->alg) != 0)
+		return jws_fail(JWS_BAD_ALG, err, errlen,
+		    "JWS alg must be %s for this key", a->alg);
+	if (a->group != NULL) {
+		if (j->sig_len != 2 * a->size)
+			return jws_fail(JWS_BAD_SIGNATURE, err, errlen,
+			    "%s signature must be R||S of %zu bytes", a->alg, 2 * a->size);
+		if ((der = jws_ecdsa_der(j->sig, j->sig_len, &siglen)) == NULL)
+			return jws_fail(JWS_BAD_SIGNATURE, err, errlen, "out of memory");
+		sig = der;
+	}
+	ok = jws_digest_verify(a, key, sig, siglen, j->signing_input);
+	OPENSSL_free(der);
+	if (!ok)
+		return jws_fail(JWS_BAD_SIGNATURE, err, errlen,
+		    "JWS signature does not verify");
+	return JWS_OK;
+}
+
+static bool
+jws_hmac(const unsigned char *key, size_t keylen, const char *input,
+    unsigned char *mac, size_t *maclen)
+{
+	return EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, keylen,
+	    (const unsigned char *)input, strlen(input), mac, EVP_MAX_MD_SIZE,
+	    maclen) != NULL;
+}
+
+enum jws_err
+jws_verify_hs256(const struct jws *j, const unsigned char *key, size_t keylen)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	size_t maclen;
+
+	if (j->alg == NULL || strcmp(j->alg, "HS256") != 0)
+		return JWS_BAD_ALG;
+	if (!jws_hmac(key, keylen, j->signing_input, mac, &maclen) ||
+	    j->sig_len != maclen || CRYPTO_memcmp(mac, j->sig, maclen) != 0)
+		return JWS_BAD_SIGNATURE;
+	return JWS_OK;
+}
+
+/* A member that needs no JSON escaping: base64url text, or a kty or crv. */
+static const char *
+jwk_plain_member(json_object *jwk, const char *name)
+{
+	const char *s;
+	size_t len;
+
+	if ((s = jws_string(jwk, name, &len)) == NULL || len == 0 ||
+	    strspn(s, B64URL_ALPHABET) != len)
+		return NULL;
+	return s;
+}
+
+static const char *const *
+jwk_thumbprint_members(const char *kty)
+{
+	for (size_t i = 0; kty != NULL &&
+	    i < sizeof(jwk_required) / sizeof(jwk_required[0]); i++)
+		if (strcmp(jwk_required[i].kty, kty) == 0)
+			return jwk_required[i].members;
+	return NULL;
+}
+
+int
+jwk_thumbprint(json_object *jwk, char *out, size_t outlen)
+{
+	const char *const *m = jwk_thumbprint_members(jsonx_get_string(jwk, "kty"));
+	unsigned char md[EVP_MAX_MD_SIZE];
+	char *enc = NULL;
+	size_t mdlen;
+	struct buf b;
+	int rc = -1;
+
+	if (m == NULL || outlen < JWK_THUMBPRINT_LEN + 1)
+		return -1;
+	buf_init(&b, JWK_CANON_MAX);
+	for (size_t i = 0; m[i] != NULL; i++) {
+		const char *v = jwk_plain_member(jwk, m[i]);
+
+		if (v == NULL)
+			goto done;
+		buf_printf(&b, "%c\"%s\":\"%s\"", i == 0 ? '{' : ',', m[i], v);
+	}
+	if (!buf_adds(&b, "}") ||
+	    !EVP_Q_digest(NULL, "SHA256", NULL, b.data, b.len, md, &mdlen) ||
+	    (enc = b64url_encode(md, mdlen)) == NULL)
+		goto done;
+	snprintf(out, outlen, "%s", enc);
+	rc = 0;
+done:
+	buf_free(&b);
+	free(enc);
+	return rc;
+}
+
+char *
+jwk_key_authorization(const char *token, const char *thumbprint)
+{
+	char *s;
+
+	if (asprintf(&s, "%s.%s", token, thumbprint) < 0)
+		return NULL;
+	return s;
+}
+
+bool
+jwk_equal(EVP_PKEY *a, EVP_PKEY *b)
+{
+	return a != NULL && b != NULL && EVP_PKEY_eq(a, b) == 1;
+}
+
+static bool
+jws_add(json_object *obj, const char *key, const char *value)
+{
+	json_object *v;
+
+	if ((v = json_object_new_string(value)) == NULL)
+		return false;
+	if (json_object_object_add(obj, key, v) != 0) {
+		json_object_put(v);
+		return false;
+	}
+	return true;
+}
+
+static bool
+jws_add_b64(json_object *obj, const char *key, const unsigned char *bin, size_t len)
+{
+	char *b64;
+	bool ok;
+
+	if ((b64 = b64url_encode(bin, len)) == NULL)
+		return false;
+	ok = jws_add(obj, key, b64);
+	free(b64);
+	return ok;
+}
+
+/* A key parameter as a base64url member, left-padded to pad bytes (0:
+ * minimal, as RSA wants; EC coordinates have a fixed size). */
+static bool
+jwk_add_bn(json_object *jwk, const char *name, EVP_PKEY *key, const char *param,
+    size_t pad)
+{
+	BIGNUM *bn = NULL;
+	unsigned char *bin = NULL;
+	size_t len;
+	bool ok = false;
+
+	if (!EVP_PKEY_get_bn_param(key, param, &bn))
+		return false;
+	len = pad > 0 ? pad : (size_t)BN_num_bytes(bn);
+	if ((bin = malloc(len)) != NULL && BN_bn2binpad(bn, bin, (int)len) == (int)len)
+		ok = jws_add_b64(jwk, name, bin, len);
+	free(bin);
+	BN_free(bn);
+	return ok;
+}
+
+static bool
+jwk_add_raw(json_object *jwk, const char *name, EVP_PKEY *key)
+{
+	unsigned char pub[JWK_COORD_MAX];
+	size_t len = sizeof(pub);
+
+	return EVP_PKEY_get_raw_public_key(key, pub, &len) == 1 &&
+	    jws_add_b64(jwk, name, pub, len);
+}
+
+json_object *
+jwk_export(EVP_PKEY *key)
+{
+	const struct jws_alg *a = jws_alg_of_key(key);
+	json_object *jwk;
+	bool ok;
+
+	if (a == NULL || (jwk = json_object_new_object()) == NULL)
+		return NULL;
+	if (a->crv == NULL)
+		ok = jwk_add_bn(jwk, "e", key, OSSL_PKEY_PARAM_RSA_E, 0) &&
+		    jws_add(jwk, "kty", a->kty) &&
+		    jwk_add_bn(jwk, "n", key, OSSL_PKEY_PARAM_RSA_N, 0);
+	else if (a->group != NULL)
+		ok = jws_add(jwk, "crv", a->crv) && jws_add(jwk, "kty", a->kty) &&
+		    jwk_add_bn(jwk, "x", key, OSSL_PKEY_PARAM_EC_PUB_X, a->size) &&
+		    jwk_add_bn(jwk, "y", key, OSSL_PKEY_PARAM_EC_PUB_Y, a->size);
+	else
+		ok = jws_add(jwk, "crv", a->crv) && jws_add(jwk, "kty", a->kty) &&
+		    jwk_add_raw(jwk, "x", key);
+	if (!ok) {
+		json_object_put(jwk);
+		return NULL;
+	}
+	return jwk;
+}
+
+static json_object *
+jws_header_new(const char *alg, const char *url, const char *nonce, const char *kid)
+{
+	json_object *h;
+
+	if ((h = json_object_new_object()) == NULL)
+		return NULL;
+	if (!jws_add(h, "alg", alg) || (kid != NULL && !jws_add(h, "kid", kid)) ||
+	    (nonce != NULL && !jws_add(h, "nonce", nonce)) ||
+	    (url != NULL && !jws_add(h, "url", url))) {
+		json_object_put(h);
+		return NULL;
+	}
+	return h;
+}
+
+static bool
+jws_add_jwk(json_object *header, EVP_PKEY *key)
+{
+	json_object *jwk;
+
+	if ((jwk = jwk_export(key)) == NULL)
+		return false;
+	if (json_object_object_add(header, "jwk", jwk) != 0) {
+		json_object_put(jwk);
+		return false;
+	}
+	return true;
+}
+
+static char *
+jws_signing_input(json_object *header, const char *payload)
+{
+	const char *h = jsonx_print(header);
+	char *p64 = NULL, *y64 = NULL, *input = NULL;
+
+	if (h != NULL &&
+	    (p64 = b64url_encode((const unsigned char *)h, strlen(h))) != NULL &&
+	    (y64 = b64url_encode((const unsigned char *)payload, strlen(payload))) != NULL &&
+	    asprintf(&input, "%s.%s", p64, y64) < 0)
+		input = NULL;
+	free(p64);
+	free(y64);
+	return input;
+}
+
+/* The three members are base64url, so they are pasted without escaping. */
+static char *
+jws_serialize(const char *input, const unsigned char *sig, size_t siglen)
+{
+	const char *dot = strchr(input, '.');
+	char *s64, *out;
+
+	if ((s64 = b64url_encode(sig, siglen)) == NULL)
+		return NULL;
+	if (asprintf(&out, "{\"protected\":\"%.*s\",\"payload\":\"%s\",\"signature\":\"%s\"}",
+	    (int)(dot - input), input, dot + 1, s64) < 0)
+		out = NULL;
+	free(s64);
+	return out;
+}
+
+/* OpenSSL's DER ECDSA signature -> the fixed-size R||S of RFC 7518 3.4. */
+static unsigned char *
+jws_ecdsa_raw(const unsigned char *der, size_t derlen, size_t size, size_t *rawlen)
+{
+	const unsigned char *p = der;
+	const BIGNUM *r, *s;
+	unsigned char *raw;
+	ECDSA_SIG *es;
+
+	if ((es = d2i_ECDSA_SIG(NULL, &p, (long)derlen)) == NULL)
+		return NULL;
+	ECDSA_SIG_get0(es, &r, &s);
+	if ((raw = malloc(2 * size)) != NULL &&
+	    (BN_bn2binpad(r, raw, (int)size) < 0 ||
+	    BN_bn2binpad(s, raw + size, (int)size) < 0)) {
+		free(raw);
+		raw = NULL;
+	}
+	ECDSA_SIG_free(es);
+	*rawlen = 2 * size;
+	return raw;
+}
+
+static unsigned char *
+jws_sign_raw(const struct jws_alg *a, EVP_PKEY *key, const char *input,
+    size_t *siglen)
+{
+	const unsigned char *in = (const unsigned char *)input;
+	size_t inlen = strlen(input), len = 0;
+	unsigned char *sig = NULL, *raw;
+	EVP_MD_CTX *ctx;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL)
+		return NULL;
+	if (EVP_DigestSignInit_ex(ctx, NULL, a->md, NULL, NULL, key, NULL) != 1 ||
+	    EVP_DigestSign(ctx, NULL, &len, in, inlen) != 1 ||
+	    (sig = malloc(len)) == NULL ||
+	    EVP_DigestSign(ctx, sig, &len, in, inlen) != 1) {
+		free(sig);
+		sig = NULL;
+	}
+	EVP_MD_CTX_free(ctx);
+	*siglen = len;
+	if (sig == NULL || a->group == NULL)
+		return sig;
+	raw = jws_ecdsa_raw(sig, len, a->size, siglen);
+	free(sig);
+	return raw;
+}
+
+char *
+jws_sign(EVP_PKEY *key, const char *url, const char *nonce, const char *kid,
+    const char *payload)
+{
+	const struct jws_alg *a = jws_alg_of_key(key);
+	json_object *header;
+	unsigned char *sig = NULL;
+	char *input = NULL, *out = NULL;
+	size_t siglen;
+
+	if (a == NULL || (header = jws_header_new(a->alg, url, nonce, kid)) == NULL)
+		return NULL;
+	if ((kid != NULL || jws_add_jwk(header, key)) &&
+	    (input = jws_signing_input(header, payload)) != NULL &&
+	    (sig = jws_sign_raw(a, key, input, &siglen)) != NULL)
+		out = jws_serialize(input, sig, siglen);
+	json_object_put(header);
+	free(input);
+	free(sig);
+	return out;
+}
+
+char *
+jws_sign_hs256(const unsigned char *key, size_t keylen, const char *kid,
+    const char *url, const char *payload)
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	size_t maclen;
+	json_object *header;
+	char *input, *out = NULL;
+
+	if ((header = jws_header_new("HS256", url, NULL, kid)) == NULL)
+		return NULL;
+	input = jws_signing_input(header, payload);
+	json_object_put(header);
+	if (input != NULL && jws_hmac(key, keylen, input, mac, &maclen))
+		out = jws_serialize(input, mac, maclen);
+	free(input);
+	return out;
+}

@@ -1,0 +1,132 @@
+/*
+ * JSON Web Signature as ACME uses it (RFC 8555 6.2 over RFC 7515): the
+ * flattened JSON serialization only, public keys as JWKs (RFC 7517, 7518,
+ * 8037), thumbprints (RFC 7638), and the HS256 MAC of external account
+ * binding.  Parsing and verifying are separate steps because the key comes
+ * either from the header ("jwk") or from the store ("kid").
+ */
+#ifndef UPKI_JWS_H
+#define UPKI_JWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <json-c/json.h>
+#include <openssl/evp.h>
+
+#define JWS_BODY_MAX            (64 * 1024)     /* a whole JWS request body */
+#define JWS_HEADER_MAX          (8 * 1024)      /* decoded protected header */
+#define JWS_FIELD_MAX           1024            /* "nonce", "url", "kid" */
+#define JWK_RSA_MIN_BITS        2048
+#define JWK_RSA_MAX_BITS        8192            /* verification cost bound */
+#define JWK_THUMBPRINT_LEN      43              /* base64url of SHA-256 */
+
+enum jws_err {
+	JWS_OK = 0,
+	JWS_MALFORMED,          /* ACME "malformed": not a flattened JWS, bad base64url, bad header */
+	JWS_BAD_ALG,            /* ACME "badSignatureAlgorithm" */
+	JWS_BAD_KEY,            /* ACME "badPublicKey": weak or invalid JWK */
+	JWS_BAD_SIGNATURE,      /* signature does not verify (ACME "malformed" per RFC 8555 6.2) */
+};
+
+/* The algorithms accepted, for the "algorithms" field of badSignatureAlgorithm. */
+extern const char *const jws_algorithms[];   /* "RS256","ES256","ES384","ES512","EdDSA", NULL */
+
+struct jws {
+	json_object *header;      /* parsed protected header (owned) */
+	const char *alg, *nonce, *url, *kid;   /* borrowed from header; NULL if absent */
+	json_object *jwk;         /* borrowed from header; NULL if absent */
+	unsigned char *payload;   /* decoded payload, NUL-terminated (owned) */
+	size_t payload_len;       /* 0 for POST-as-GET (payload "") */
+	char *signing_input;      /* "protected.payload" as sent (owned) */
+	unsigned char *sig;       /* decoded signature (owned) */
+	size_t sig_len;
+};
+
+/*
+ * Parses an ACME request body: a flattened JSON serialization (RFC 7515
+ * 7.2.2), an object with exactly "protected", "payload" and "signature"; a
+ * "header" member or "signatures" (general serialization) is refused (RFC
+ * 8555 6.2).  The protected header is a JSON object with a string "alg";
+ * "nonce", "url", "kid" are strings of 1 to JWS_FIELD_MAX bytes when present
+ * and "jwk" is an object; "crit" is refused (no extension is understood).
+ * Beyond RFC 7515: "url" is required (RFC 8555 6.4) and exactly one of
+ * "jwk" and "kid" is present, else JWS_MALFORMED; an alg not in
+ * jws_algorithms gives JWS_BAD_ALG.  "nonce" is left to the caller, since
+ * the inner JWS of a key change has none.  err gets a reason fit for a
+ * problem document's "detail"; on failure *out is left empty.
+ */
+enum jws_err jws_parse(const char *body, size_t len, struct jws *out, char *err,
+    size_t errlen);
+/* Safe on a struct that a parse left empty. */
+void jws_free(struct jws *j);
+
+/*
+ * The structural half of jws_parse, on a JWS already parsed as JSON: the
+ * members, base64url and header types, with no rule on "alg" nor on
+ * "jwk"/"kid"/"url".  jws_parse and jws_parse_eab add their rules on top;
+ * the published test vectors, whose headers carry only "alg", use it alone.
+ */
+enum jws_err jws_parse_object(json_object *obj, struct jws *out, char *err,
+    size_t errlen);
+
+/*
+ * Imports a public JWK: RSA (n, e; 2048 to 8192 bits, odd modulus, odd
+ * exponent of 3 to 2^32 - 1, both minimally encoded so that a key has one
+ * JWK), EC (crv P-256, P-384, P-521; x and y of exactly the coordinate size;
+ * the point on the curve), OKP (crv Ed25519, x of 32 bytes).  Any other kty
+ * or crv, or private members ("d", "p", ...) -> JWS_BAD_KEY.
+ */
+enum jws_err jwk_import(json_object *jwk, EVP_PKEY **out, char *err, size_t errlen);
+
+/*
+ * Checks that alg fits the key (RS256 with RSA; ES256 with P-256, ES384 with
+ * P-384, ES512 with P-521; EdDSA with Ed25519), else JWS_BAD_ALG, then
+ * verifies the signature over signing_input, else JWS_BAD_SIGNATURE.  ECDSA
+ * signatures are the raw R||S of RFC 7518 3.4, of exactly twice the
+ * coordinate size.
+ */
+enum jws_err jws_verify(const struct jws *j, EVP_PKEY *key, char *err, size_t errlen);
+
+/*
+ * External account binding (RFC 8555 7.3.4): the "externalAccountBinding"
+ * object of a newAccount payload.  Structure as jws_parse_object; then alg
+ * must be "HS256" (else JWS_BAD_ALG, which the caller reports as
+ * "malformed": jws_algorithms does not apply here), "kid" and "url" present,
+ * "jwk" and "nonce" absent (else JWS_MALFORMED).  The caller compares "url"
+ * with the outer one and the payload with the account key.
+ */
+enum jws_err jws_parse_eab(json_object *eab, struct jws *out, char *err, size_t errlen);
+/* JWS_OK when alg is "HS256" and the MAC matches (compared in constant
+ * time); JWS_BAD_ALG or JWS_BAD_SIGNATURE otherwise. */
+enum jws_err jws_verify_hs256(const struct jws *j, const unsigned char *key, size_t keylen);
+
+/* RFC 7638 thumbprint: base64url(SHA-256(the required members in
+ * lexicographic order, no whitespace)) -> out (at least
+ * JWK_THUMBPRINT_LEN + 1 bytes).  RSA, EC and OKP; -1 on anything else. */
+int jwk_thumbprint(json_object *jwk, char *out, size_t outlen);
+
+/* Key authorization (RFC 8555 8.1): token "." thumbprint, malloc'd. */
+char *jwk_key_authorization(const char *token, const char *thumbprint);
+
+/* Same public key?  (An account key must not be a certificate key, and a
+ * key change must change the key.)  False when either is NULL. */
+bool jwk_equal(EVP_PKEY *a, EVP_PKEY *b);
+
+/*
+ * Client side, for the test suites and the load generator (tests/bench).
+ * jwk_export gives the public JWK of a key (a new reference).  jws_sign
+ * makes a flattened JWS, as a malloc'd string, with alg chosen from the key
+ * (RSA -> RS256, P-256 -> ES256, P-384 -> ES384, P-521 -> ES512, Ed25519 ->
+ * EdDSA), "kid" or, when kid is NULL, the key's "jwk"; url and nonce are
+ * left out of the header when NULL; payload "" for POST-as-GET.
+ * jws_sign_hs256 makes an external account binding (payload: the account
+ * JWK as JSON).  All return NULL on failure.
+ */
+json_object *jwk_export(EVP_PKEY *key);
+char *jws_sign(EVP_PKEY *key, const char *url, const char *nonce, const char *kid,
+    const char *payload);
+char *jws_sign_hs256(const unsigned char *key, size_t keylen, const char *kid,
+    const char *url, const char *payload);
+
+#endif
