@@ -44,6 +44,9 @@ static const struct config_key config_keys[] = {
 	S("listen", "UPKI_RA_LISTEN", listen, ""),
 	I("workers", "UPKI_RA_WORKERS", workers, "4", 1, 256),
 	I("validators", "UPKI_RA_VALIDATORS", validators, "2", 1, 64),
+	S("nginx-pid", "UPKI_RA_NGINX_PID", nginx_pid, ""),
+	I("token-ttl", "UPKI_RA_TOKEN_TTL", token_ttl, "86400", 60, 30 * 86400),
+	I("admin-cache", "UPKI_RA_ADMIN_CACHE", admin_cache_s, "30", 0, 3600),
 	S("log-level", "UPKI_LOG_LEVEL", log_level, "info"),
 };
 

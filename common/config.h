@@ -34,6 +34,9 @@ struct config {
 	char acme_profiles[CONFIG_STR];    /* profiles an order may ask for */
 	char allowed_names[CONFIG_STR];    /* DNS suffixes; "" allows any */
 	int validators;
+	char nginx_pid[CONFIG_STR];        /* nginx's pid file, to reload it */
+	int token_ttl;                     /* enrolment tokens, seconds */
+	int admin_cache_s;                 /* how long the CA's admin list is kept */
 	char tos_url[CONFIG_STR];
 	char listen[CONFIG_STR]; /* FastCGI socket; empty = <data_dir>/fcgi.sock */
 	int workers;

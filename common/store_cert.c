@@ -119,3 +119,74 @@ store_cert_revoke(struct store *st, const char *serial, const char *reason, int6
 		return -1;
 	return n == 1 ? 0 : 1;
 }
+
+int
+store_cert_unrevoke(struct store *st, const char *serial)
+{
+	static const char sql[] = "UPDATE certificates SET status = 'valid', revoked_at = NULL, "
+	    "revocation_reason = NULL WHERE serial = ? AND status = 'revoked'";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int n;
+
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, serial);
+	if ((n = store_exec(s)) < 0)
+		return -1;
+	return n == 1 ? 0 : 1;
+}
+
+int
+store_cert_revoke_cn(struct store *st, const char *cn, const char *reason, int64_t now)
+{
+	static const char sql[] = "UPDATE certificates SET status = 'revoked', "
+	    "revoked_at = ?, revocation_reason = ? WHERE cn = ? AND status = 'valid'";
+	sqlite3_stmt *s = store_stmt(st, sql);
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, now);
+	store_bind_text(s, 2, reason);
+	store_bind_text(s, 3, cn);
+	return store_exec(s);
+}
+
+int
+store_cert_page(struct store *st, const char *cn, int offset, int limit,
+    void (*fn)(const struct store_cert *c, void *arg), void *arg)
+{
+	static const char sql[] = "SELECT " CERT_COLUMNS " FROM certificates "
+	    "WHERE ?1 IS NULL OR cn = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	struct store_cert c;
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, cn);
+	sqlite3_bind_int(s, 2, limit);
+	sqlite3_bind_int(s, 3, offset);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		if (store_cert_row(s, &c) == 0)
+			fn(&c, arg);
+		store_cert_free(&c);
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+store_cert_count(struct store *st, const char *cn)
+{
+	static const char sql[] = "SELECT count(*) FROM certificates WHERE ?1 IS NULL OR cn = ?1";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int n = -1;
+
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, cn);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int(s, 0);
+	sqlite3_reset(s);
+	return n;
+}

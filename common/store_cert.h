@@ -34,4 +34,13 @@ int store_cert_by_serial(struct store *st, const char *serial, struct store_cert
 /* valid -> revoked; 1 when it was revoked already. */
 int store_cert_revoke(struct store *st, const char *serial, const char *reason, int64_t now);
 
+/* revoked -> valid (certificateHold lifted). */
+int store_cert_unrevoke(struct store *st, const char *serial);
+/* Every valid certificate with this CN -> revoked; returns how many. */
+int store_cert_revoke_cn(struct store *st, const char *cn, const char *reason, int64_t now);
+/* A page of certificates, newest first; cn NULL for all. */
+int store_cert_page(struct store *st, const char *cn, int offset, int limit,
+    void (*fn)(const struct store_cert *c, void *arg), void *arg);
+int store_cert_count(struct store *st, const char *cn);
+
 #endif

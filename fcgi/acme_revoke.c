@@ -1,9 +1,6 @@
 /*
  * revoke-cert (RFC 8555 7.6): by the account that owns the certificate, or
- * by the certificate's own key.  The CA files certificates by bare CN and a
- * newer certificate with the same CN replaces the older one in its index
- * (ca-protocol.md), so the RA asks the CA which serial it holds for that
- * CN before it revokes, and refuses rather than revoke the wrong one.
+ * by the certificate's own key.  The CA side is revoke.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +16,9 @@
 #include "handlers.h"
 #include "jsonx.h"
 #include "log.h"
+#include "revoke.h"
 
 #define ACME_CERT_DER_MAX (16 * 1024)
-
-/* RFC 5280 reason codes the CA has a name for (ca-protocol.md). */
-static const char *const acme_reasons[] = {
-	"unspecified", "keyCompromise", "cACompromise", "affiliationChanged",
-	"superseded", "cessationOfOperation", "certificateHold",
-};
 
 static const char *
 acme_reason(json_object *payload, struct http_response *resp)
@@ -35,7 +27,7 @@ acme_reason(json_object *payload, struct http_response *resp)
 	int64_t code;
 
 	if (!json_object_object_get_ex(payload, "reason", &v))
-		return acme_reasons[0];
+		return revoke_reason_name(0);
 	if (!json_object_is_type(v, json_type_int) || (code = json_object_get_int64(v)) < 0 ||
 	    code > 10 || code == 7) {
 		acme_problem(resp, 400, ACME_ERR("badRevocationReason"), NULL,
@@ -47,7 +39,7 @@ acme_reason(json_object *payload, struct http_response *resp)
 		    "reason %d is not one the CA can record; use 0 to 6", (int)code);
 		return NULL;
 	}
-	return acme_reasons[code];
+	return revoke_reason_name((int)code);
 }
 
 /* The certificate of the payload, which must be one this RA issued, byte
@@ -116,77 +108,13 @@ acme_revoke_allowed(const struct acme_req *ar, X509 *crt, const struct store_cer
 	return false;
 }
 
-/* Strips leading zeros so "0A1B" and "a1b" compare equal. */
-static bool
-acme_same_serial(const char *a, const char *b)
-{
-	while (*a == '0')
-		a++;
-	while (*b == '0')
-		b++;
-	return strcasecmp(a, b) == 0;
-}
-
-/* Does the CA's index entry for the CN hold this serial?  A CA that cannot
- * tell (no view task, no serial in the answer) is trusted. */
-static int
-acme_ca_holds(struct ra_ctx *ctx, const struct store_cert *rec, char *msg, size_t msglen)
-{
-	json_object *params = json_object_new_object(), *data = NULL;
-	const char *serial;
-	enum ca_result r;
-	int rc = 0;
-
-	json_object_object_add(params, "dn", json_object_new_string(rec->cn));
-	r = ca_call(ctx->ca, "view", params, &data, msg, msglen);
-	json_object_put(params);
-	if (r == CA_ERR_UNREACHABLE) {
-		rc = -1;
-	} else if (r == CA_OK && (serial = jsonx_get_string(data, "serial")) != NULL &&
-	    !acme_same_serial(serial, rec->serial)) {
-		snprintf(msg, msglen, "the CA now files a newer certificate (serial %.64s) "
-		    "under '%s'; this one cannot be revoked through the CA's index", serial,
-		    rec->cn);
-		rc = 1;
-	}
-	json_object_put(data);
-	return rc;
-}
-
-static int
-acme_ca_revoke(struct ra_ctx *ctx, const struct store_cert *rec, const char *reason,
-    struct http_response *resp)
-{
-	json_object *params, *data = NULL;
-	char msg[512];
-	enum ca_result r;
-	int held = acme_ca_holds(ctx, rec, msg, sizeof(msg));
-
-	if (held == 0) {
-		params = json_object_new_object();
-		json_object_object_add(params, "dn", json_object_new_string(rec->cn));
-		json_object_object_add(params, "reason", json_object_new_string(reason));
-		r = ca_call(ctx->ca, "revoke", params, &data, msg, sizeof(msg));
-		json_object_put(params);
-		json_object_put(data);
-		if (r == CA_OK)
-			return 0;
-		held = r == CA_ERR_UNREACHABLE ? -1 : 1;
-	}
-	if (held < 0)
-		http_header_add(resp, "Retry-After", "30");
-	acme_problem(resp, 500, ACME_ERR("serverInternal"), NULL, "revocation at the CA "
-	    "failed: %s", msg);
-	return -1;
-}
-
 HANDLER(acme_revoke)
 {
 	struct acme_req ar;
 	struct store_cert rec = { 0 };
 	const char *reason;
 	X509 *crt = NULL;
-	char msg[256];
+	char msg[512];
 
 	(void)args;
 	if (acme_authenticate(ctx, req, resp, ACME_BY_EITHER, &ar) != 0)
@@ -204,16 +132,18 @@ HANDLER(acme_revoke)
 		    "certificate %s is already revoked", rec.serial);
 		goto done;
 	}
-	if (acme_ca_revoke(ctx, &rec, reason, resp) != 0)
-		goto done;
-	if (store_cert_revoke(ctx->store, rec.serial, reason, ar.now) < 0) {
-		acme_store_failed(resp);
-		goto done;
+	switch (revoke_certificate(ctx, &rec, reason, msg, sizeof(msg))) {
+	case REVOKE_OK:
+		resp->status = 200;
+		break;
+	case REVOKE_CA_DOWN:
+		http_header_add(resp, "Retry-After", "30");
+		/* FALLTHROUGH */
+	default:
+		acme_problem(resp, 500, ACME_ERR("serverInternal"), NULL,
+		    "revocation failed: %s", msg);
+		break;
 	}
-	log_info("acme: certificate %s (%s) revoked: %s", rec.serial, rec.cn, reason);
-	if (ra_crl_refresh(ctx->cfg, ctx->ca, "generate_crl", msg, sizeof(msg)) != 0)
-		log_warn("acme: CRL refresh after revocation failed: %s", msg);
-	resp->status = 200;
 done:
 	X509_free(crt);
 	store_cert_free(&rec);

@@ -3,6 +3,7 @@
  * here) and replaced atomically, so a reload never reads half a file.
  */
 #include <errno.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,5 +52,24 @@ cmd_crl(const struct config *cfg)
 		return 1;
 	}
 	log_info("wrote %s/crl.pem", cfg->data_dir);
+	ra_nginx_reload(cfg);
 	return 0;
+}
+
+void
+ra_nginx_reload(const struct config *cfg)
+{
+	char *text;
+	long pid;
+
+	if (cfg->nginx_pid[0] == '\0')
+		return;
+	if ((text = fs_read(cfg->nginx_pid, 64, NULL)) == NULL) {
+		log_warn("cannot read nginx pid file %s: %s", cfg->nginx_pid, strerror(errno));
+		return;
+	}
+	pid = strtol(text, NULL, 10);
+	free(text);
+	if (pid <= 1 || kill((pid_t)pid, SIGHUP) != 0)
+		log_warn("cannot signal nginx (pid %ld) to reload", pid);
 }

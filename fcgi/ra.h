@@ -32,4 +32,8 @@ int ra_store_path(const struct config *cfg, char *out, size_t outlen);
 int ra_crl_refresh(const struct config *cfg, struct ca_client *ca, const char *task,
     char *msg, size_t msglen);
 
+/* Has nginx (pid in UPKI_RA_NGINX_PID's file) reload, so it reads the new
+ * crl.pem.  Quietly does nothing when no pid file is configured. */
+void ra_nginx_reload(const struct config *cfg);
+
 #endif

@@ -1,0 +1,223 @@
+#include "dn.h"
+
+#include <ctype.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/pem.h>
+
+#include "cert.h"
+
+#define DN_MAX_RDNS 32
+
+struct dn_rdn {
+	char key[32];
+	char value[256];
+};
+
+/* Attribute names in the spelling OpenSSL's one-line form uses. */
+static void
+dn_key_normalise(char *key)
+{
+	static const char *const known[] = { "CN", "O", "OU", "C", "L", "ST", "DC", "UID",
+	    "emailAddress", "serialNumber", "SN", "GN", "title" };
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (strcasecmp(key, known[i]) == 0) {
+			strcpy(key, known[i]);
+			return;
+		}
+	}
+	if (strcasecmp(key, "E") == 0 || strcasecmp(key, "email") == 0)
+		strcpy(key, "emailAddress");
+}
+
+static int
+dn_join(const struct dn_rdn *rdns, int n, bool reverse, char *out, size_t outlen)
+{
+	size_t len = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		const struct dn_rdn *r = &rdns[reverse ? n - 1 - i : i];
+		int w = snprintf(out + len, outlen - len, "/%s=%s", r->key, r->value);
+
+		if (w < 0 || (size_t)w >= outlen - len)
+			return -1;
+		len += (size_t)w;
+	}
+	return n > 0 ? 0 : -1;
+}
+
+/* Reads one attribute value of RFC 2253 text, undoing its escapes;
+ * stops at an unescaped ',' (or '+', which we treat alike). */
+static const char *
+dn_read_value(const char *p, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	while (*p == ' ')
+		p++;
+	while (*p != '\0' && *p != ',' && *p != '+') {
+		char c = *p++;
+
+		if (c == '\\') {
+			if (isxdigit((unsigned char)p[0]) && isxdigit((unsigned char)p[1])) {
+				char hex[3] = { p[0], p[1], '\0' };
+
+				c = (char)strtol(hex, NULL, 16);
+				p += 2;
+			} else if (*p != '\0') {
+				c = *p++;
+			} else {
+				return NULL;
+			}
+		}
+		if (c == '\0' || c == '/' || n + 1 >= outlen)
+			return NULL;    /* '/' would break the canonical form */
+		out[n++] = c;
+	}
+	while (n > 0 && out[n - 1] == ' ')
+		n--;
+	out[n] = '\0';
+	return n > 0 ? p : NULL;
+}
+
+static int
+dn_parse_rfc2253(const char *in, struct dn_rdn *rdns, int *n)
+{
+	const char *p = in;
+
+	*n = 0;
+	while (*p != '\0') {
+		struct dn_rdn *r;
+		size_t k;
+
+		if (*n == DN_MAX_RDNS)
+			return -1;
+		r = &rdns[(*n)++];
+		while (*p == ' ')
+			p++;
+		k = strcspn(p, "=");
+		if (p[k] != '=' || k == 0 || k >= sizeof(r->key))
+			return -1;
+		memcpy(r->key, p, k);
+		r->key[k] = '\0';
+		for (size_t i = 0; i < k; i++)
+			if (!isalnum((unsigned char)r->key[i]) && r->key[i] != '.')
+				return -1;
+		dn_key_normalise(r->key);
+		if ((p = dn_read_value(p + k + 1, r->value, sizeof(r->value))) == NULL)
+			return -1;
+		if (*p == ',' || *p == '+')
+			p++;
+	}
+	return *n > 0 ? 0 : -1;
+}
+
+static int
+dn_parse_slash(const char *in, struct dn_rdn *rdns, int *n)
+{
+	const char *p = in + 1;
+
+	*n = 0;
+	while (*p != '\0') {
+		struct dn_rdn *r;
+		size_t k, v;
+
+		if (*n == DN_MAX_RDNS)
+			return -1;
+		r = &rdns[(*n)++];
+		k = strcspn(p, "=/");
+		if (p[k] != '=' || k == 0 || k >= sizeof(r->key))
+			return -1;
+		memcpy(r->key, p, k);
+		r->key[k] = '\0';
+		dn_key_normalise(r->key);
+		p += k + 1;
+		v = strcspn(p, "/");
+		if (v == 0 || v >= sizeof(r->value))
+			return -1;
+		memcpy(r->value, p, v);
+		r->value[v] = '\0';
+		p += v;
+		if (*p == '/')
+			p++;
+	}
+	return *n > 0 ? 0 : -1;
+}
+
+int
+dn_canonical(const char *in, char *out, size_t outlen)
+{
+	struct dn_rdn rdns[DN_MAX_RDNS];
+	int n;
+
+	if (strlen(in) >= DN_MAX)
+		return -1;
+	if (in[0] == '/')
+		return dn_parse_slash(in, rdns, &n) == 0 ? dn_join(rdns, n, false, out, outlen) : -1;
+	/* RFC 2253 lists the most specific RDN first: reverse it. */
+	return dn_parse_rfc2253(in, rdns, &n) == 0 ? dn_join(rdns, n, true, out, outlen) : -1;
+}
+
+/* Straight from the ASN.1 entries: the one-line text would let a value
+ * holding "/O=x" pass for a second attribute. */
+int
+dn_from_cert(const X509 *crt, char *out, size_t outlen)
+{
+	const X509_NAME *name = X509_get_subject_name(crt);
+	struct dn_rdn rdns[DN_MAX_RDNS];
+	int n = X509_NAME_entry_count(name);
+
+	if (n <= 0 || n > DN_MAX_RDNS)
+		return -1;
+	for (int i = 0; i < n; i++) {
+		const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+		int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+		unsigned char *utf8 = NULL;
+		int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
+		bool bad = nid == NID_undef || len <= 0 || (size_t)len >= sizeof(rdns[i].value) ||
+		    memchr(utf8, '/', (size_t)len) != NULL || memchr(utf8, '\0', (size_t)len) != NULL;
+
+		if (!bad) {
+			snprintf(rdns[i].key, sizeof(rdns[i].key), "%s", OBJ_nid2sn(nid));
+			dn_key_normalise(rdns[i].key);
+			memcpy(rdns[i].value, utf8, (size_t)len);
+			rdns[i].value[len] = '\0';
+		}
+		OPENSSL_free(utf8);
+		if (bad)
+			return -1;
+	}
+	return dn_join(rdns, n, false, out, outlen);
+}
+
+X509 *
+dn_client_cert(const char *escaped)
+{
+	size_t len = strlen(escaped), n = 0;
+	char *pem;
+	X509 *crt;
+
+	if (len > CERT_PEM_MAX * 3 || (pem = malloc(len + 1)) == NULL)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		if (escaped[i] == '%' && isxdigit((unsigned char)escaped[i + 1]) &&
+		    isxdigit((unsigned char)escaped[i + 2])) {
+			char hex[3] = { escaped[i + 1], escaped[i + 2], '\0' };
+
+			pem[n++] = (char)strtol(hex, NULL, 16);
+			i += 2;
+		} else {
+			pem[n++] = escaped[i];
+		}
+	}
+	pem[n] = '\0';
+	crt = cert_from_pem(pem);
+	free(pem);
+	return crt;
+}

@@ -1,0 +1,68 @@
+#include "store_admin.h"
+
+#include "log.h"
+#include "store_impl.h"
+
+int
+store_admin_add(struct store *st, const char *dn, int64_t now)
+{
+	static const char sql[] = "INSERT OR IGNORE INTO admins (dn, created_at) VALUES (?, ?)";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int n;
+
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, dn);
+	sqlite3_bind_int64(s, 2, now);
+	if ((n = store_exec(s)) < 0)
+		return -1;
+	return n == 1 ? 0 : 1;
+}
+
+int
+store_admin_remove(struct store *st, const char *dn)
+{
+	static const char sql[] = "DELETE FROM admins WHERE dn = ?";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int n;
+
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, dn);
+	if ((n = store_exec(s)) < 0)
+		return -1;
+	return n == 1 ? 0 : 1;
+}
+
+int
+store_admin_has(struct store *st, const char *dn)
+{
+	static const char sql[] = "SELECT 1 FROM admins WHERE dn = ?";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, dn);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	return rc == SQLITE_DONE ? 1 : -1;
+}
+
+int
+store_admin_each(struct store *st, void (*fn)(const char *dn, int64_t created, void *arg),
+    void *arg)
+{
+	static const char sql[] = "SELECT dn, created_at FROM admins ORDER BY dn";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc;
+
+	if (s == NULL)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1), arg);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
