@@ -108,6 +108,10 @@ static const char *const store_migrations[] = {
 	"  lease_until INTEGER,"                /* a validator holds it until then */
 	"  UNIQUE (authz_id, type));"
 	"CREATE INDEX challenges_work ON challenges(status, lease_until);",
+
+	/* 2 -> 3: an admin removed at the RA stays as a tombstone, so that the
+	 * CA's admin list, which workers cache, cannot bring it back. */
+	"ALTER TABLE admins ADD COLUMN removed_at INTEGER;",
 };
 
 #define STORE_NMIGRATIONS ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))

@@ -6,7 +6,9 @@
 int
 store_admin_add(struct store *st, const char *dn, int64_t now)
 {
-	static const char sql[] = "INSERT OR IGNORE INTO admins (dn, created_at) VALUES (?, ?)";
+	static const char sql[] = "INSERT INTO admins (dn, created_at) VALUES (?1, ?2) "
+	    "ON CONFLICT (dn) DO UPDATE SET removed_at = NULL, created_at = ?2 "
+	    "WHERE removed_at IS NOT NULL";
 	sqlite3_stmt *s = store_stmt(st, sql);
 	int n;
 
@@ -20,15 +22,18 @@ store_admin_add(struct store *st, const char *dn, int64_t now)
 }
 
 int
-store_admin_remove(struct store *st, const char *dn)
+store_admin_remove(struct store *st, const char *dn, int64_t now)
 {
-	static const char sql[] = "DELETE FROM admins WHERE dn = ?";
+	static const char sql[] = "INSERT INTO admins (dn, created_at, removed_at) "
+	    "VALUES (?1, ?2, ?2) ON CONFLICT (dn) DO UPDATE SET removed_at = ?2 "
+	    "WHERE removed_at IS NULL";
 	sqlite3_stmt *s = store_stmt(st, sql);
 	int n;
 
 	if (s == NULL)
 		return -1;
 	store_bind_text(s, 1, dn);
+	sqlite3_bind_int64(s, 2, now);
 	if ((n = store_exec(s)) < 0)
 		return -1;
 	return n == 1 ? 0 : 1;
@@ -37,25 +42,28 @@ store_admin_remove(struct store *st, const char *dn)
 int
 store_admin_has(struct store *st, const char *dn)
 {
-	static const char sql[] = "SELECT 1 FROM admins WHERE dn = ?";
+	static const char sql[] = "SELECT removed_at IS NOT NULL FROM admins WHERE dn = ?";
 	sqlite3_stmt *s = store_stmt(st, sql);
-	int rc;
+	int rc, removed = 0;
 
 	if (s == NULL)
 		return -1;
 	store_bind_text(s, 1, dn);
 	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		removed = sqlite3_column_int(s, 0);
 	sqlite3_reset(s);
 	if (rc == SQLITE_ROW)
-		return 0;
-	return rc == SQLITE_DONE ? 1 : -1;
+		return removed ? STORE_ADMIN_REMOVED : STORE_ADMIN_YES;
+	return rc == SQLITE_DONE ? STORE_ADMIN_UNKNOWN : -1;
 }
 
 int
 store_admin_each(struct store *st, void (*fn)(const char *dn, int64_t created, void *arg),
     void *arg)
 {
-	static const char sql[] = "SELECT dn, created_at FROM admins ORDER BY dn";
+	static const char sql[] = "SELECT dn, created_at FROM admins WHERE removed_at IS NULL "
+	    "ORDER BY dn";
 	sqlite3_stmt *s = store_stmt(st, sql);
 	int rc;
 

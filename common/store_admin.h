@@ -9,11 +9,17 @@
 
 #include "store.h"
 
-/* 0 added, 1 already there. */
+/* 0 added (or brought back), 1 already there. */
 int store_admin_add(struct store *st, const char *dn, int64_t now);
-/* 0 removed, 1 not there. */
-int store_admin_remove(struct store *st, const char *dn);
-/* 0 is an admin, 1 is not. */
+/* 0 removed, 1 not there.  The row stays as a tombstone (see below). */
+int store_admin_remove(struct store *st, const char *dn, int64_t now);
+
+enum store_admin_state {
+	STORE_ADMIN_YES = 0,
+	STORE_ADMIN_UNKNOWN = 1,  /* not in the RA's list: ask the CA's */
+	STORE_ADMIN_REMOVED = 2,  /* removed here: no, whatever the CA says */
+};
+/* A store_admin_state, or -1 on error. */
 int store_admin_has(struct store *st, const char *dn);
 int store_admin_each(struct store *st, void (*fn)(const char *dn, int64_t created, void *arg),
     void *arg);

@@ -16,6 +16,7 @@
 #include "b64.h"
 #include "cert.h"
 #include "fsutil.h"
+#include "issue.h"
 #include "jsonx.h"
 #include "log.h"
 
@@ -127,42 +128,6 @@ acme_ca_refused(struct http_response *resp, const char *msg)
 		    "the CA refused the CSR: %s", msg);
 }
 
-/* Sends the CSR to the CA; *pem is the certificate on success.  The order
- * goes back to "ready" on any failure: the CA did not issue. */
-static int
-acme_sign(struct ra_ctx *ctx, const struct store_order *o, X509_REQ *csr, char **pem,
-    struct http_response *resp)
-{
-	json_object *params, *data = NULL;
-	char *csrpem = cert_csr_to_pem(csr), msg[512];
-	const char *crt;
-	enum ca_result r;
-
-	*pem = NULL;
-	params = json_object_new_object();
-	json_object_object_add(params, "csr", json_object_new_string(csrpem ? csrpem : ""));
-	json_object_object_add(params, "profile", json_object_new_string(o->profile));
-	free(csrpem);
-	r = ca_call(ctx->ca, "sign", params, &data, msg, sizeof(msg));
-	json_object_put(params);
-	if (r == CA_OK && (crt = jsonx_get_string(data, "certificate")) != NULL)
-		*pem = strdup(crt);
-	json_object_put(data);
-	if (*pem != NULL)
-		return 0;
-	store_order_abort_finalize(ctx->store, o->id);
-	if (r == CA_ERR_REFUSED) {
-		acme_ca_refused(resp, msg);
-		return -1;
-	}
-	log_warn("acme: order %s: CA sign failed: %s", o->id, r == CA_OK ?
-	    "no certificate in the answer" : msg);
-	http_header_add(resp, "Retry-After", "30");
-	acme_problem(resp, 500, ACME_ERR("serverInternal"), NULL,
-	    "the CA is unavailable (%s); finalize again later", ca_result_str(r));
-	return -1;
-}
-
 char *
 acme_chain(struct ra_ctx *ctx, const char *leaf_pem)
 {
@@ -178,63 +143,63 @@ acme_chain(struct ra_ctx *ctx, const char *leaf_pem)
 	return out;
 }
 
-/* What the CA returned must be what was asked for: chained to our CA,
- * for the CSR's key, with the order's names. */
-static X509 *
-acme_check_issued(struct ra_ctx *ctx, const struct store_order *o, X509_REQ *csr,
-    const char *pem, char *why, size_t whylen)
-{
-	struct cert_names want, got;
-	char path[PATH_MAX], *ca = NULL;
-	X509 *crt = cert_from_pem(pem);
-
-	if (crt == NULL) {
-		snprintf(why, whylen, "the CA's answer is not a certificate");
-		goto bad;
-	}
-	if (config_path(ctx->cfg, "ca.crt", path, sizeof(path)) != 0 ||
-	    (ca = fs_read(path, CERT_PEM_MAX, NULL)) == NULL || !cert_issued_by(pem, ca)) {
-		snprintf(why, whylen, "the certificate is not signed by the CA");
-		goto bad;
-	}
-	if (EVP_PKEY_eq(X509_get0_pubkey(crt), X509_REQ_get0_pubkey(csr)) != 1) {
-		snprintf(why, whylen, "the certificate's key is not the CSR's");
-		goto bad;
-	}
-	if (cert_names(crt, &got, why, whylen) != 0 || acme_order_names(o, &want) != 0 ||
-	    !acme_names_match(&want, &got, why, whylen))
-		goto bad;
-	free(ca);
-	return crt;
-bad:
-	free(ca);
-	X509_free(crt);
-	return NULL;
-}
-
+/* Records the certificate and makes the order valid, in one transaction. */
 static int
 acme_record(struct ra_ctx *ctx, const struct acme_req *ar, const struct store_order *o,
     X509 *crt, char *pem)
 {
-	struct store_cert c = { 0 };
+	struct store_cert c;
 
-	if (cert_serial_hex(crt, c.serial, sizeof(c.serial)) != 0 ||
-	    cert_subject_oneline(crt, c.dn, sizeof(c.dn)) != 0)
-		return -1;
-	if (cert_common_name(crt, c.cn, sizeof(c.cn)) != 0)
-		snprintf(c.cn, sizeof(c.cn), "%s", "");
-	snprintf(c.profile, sizeof(c.profile), "%s", o->profile);
-	snprintf(c.source, sizeof(c.source), "acme");
-	c.pem = pem;
-	c.not_before = cert_not_before(crt);
-	c.not_after = cert_not_after(crt);
-	c.account_id = ar->account.id;
-	c.created_at = ar->now;
-	if (store_order_complete(ctx->store, o->id, &c) != 0)
+	if (issue_record_fill(&c, crt, pem, o->profile, "acme", ar->account.id) != 0 ||
+	    store_order_complete(ctx->store, o->id, &c) != 0)
 		return -1;
 	log_info("acme: order %s: issued certificate %s for account %s", o->id, c.serial,
 	    ar->account.kid);
 	return 0;
+}
+
+/* The names of what the CA issued must be the order's. */
+static int
+acme_check_names(const struct store_order *o, X509 *crt, char *why, size_t whylen)
+{
+	struct cert_names want, got;
+
+	if (cert_names(crt, &got, why, whylen) != 0 || acme_order_names(o, &want) != 0 ||
+	    !acme_names_match(&want, &got, why, whylen))
+		return -1;
+	return 0;
+}
+
+/* The CA did not issue: the order goes back to "ready" for another try. */
+static void
+acme_sign_failed(struct ra_ctx *ctx, const struct store_order *o, enum issue_result r,
+    const char *msg, struct http_response *resp)
+{
+	store_order_abort_finalize(ctx->store, o->id);
+	if (r == ISSUE_REFUSED) {
+		acme_ca_refused(resp, msg);
+		return;
+	}
+	log_warn("acme: order %s: CA sign failed: %s", o->id, msg);
+	http_header_add(resp, "Retry-After", "30");
+	acme_problem(resp, 500, ACME_ERR("serverInternal"), NULL,
+	    "the CA is unavailable (%s); finalize again later", msg);
+}
+
+/* The CA issued something that is not what was asked for: the order is
+ * spoiled, and says why. */
+static void
+acme_wrong_certificate(struct ra_ctx *ctx, const struct store_order *o, const char *why,
+    struct http_response *resp)
+{
+	json_object *problem = acme_problem_json(ACME_ERR("serverInternal"),
+	    "the CA returned a certificate that does not match the order: %s", why);
+
+	log_error("acme: order %s: the CA returned a wrong certificate: %s", o->id, why);
+	store_order_fail(ctx->store, o->id, jsonx_print(problem));
+	json_object_put(problem);
+	acme_problem(resp, 500, ACME_ERR("serverInternal"), NULL,
+	    "the CA returned a certificate that does not match the order: %s", why);
 }
 
 int
@@ -243,8 +208,8 @@ acme_issue(struct ra_ctx *ctx, const struct acme_req *ar, const struct store_ord
 {
 	X509_REQ *csr = NULL;
 	X509 *crt = NULL;
-	char *pem = NULL, why[256];
-	json_object *problem;
+	char *pem = NULL, why[512];
+	enum issue_result r;
 	int rc = -1;
 
 	if (strcmp(o->status, "ready") != 0) {
@@ -267,16 +232,13 @@ acme_issue(struct ra_ctx *ctx, const struct acme_req *ar, const struct store_ord
 		goto done;
 	}
 	rc = -1;
-	if (acme_sign(ctx, o, csr, &pem, resp) != 0)
+	r = issue_sign(ctx, csr, o->profile, &crt, &pem, why, sizeof(why));
+	if (r == ISSUE_REFUSED || r == ISSUE_CA_DOWN) {
+		acme_sign_failed(ctx, o, r, why, resp);
 		goto done;
-	if ((crt = acme_check_issued(ctx, o, csr, pem, why, sizeof(why))) == NULL) {
-		log_error("acme: order %s: the CA returned a wrong certificate: %s", o->id, why);
-		problem = acme_problem_json(ACME_ERR("serverInternal"),
-		    "the CA returned a certificate that does not match the order: %s", why);
-		store_order_fail(ctx->store, o->id, jsonx_print(problem));
-		json_object_put(problem);
-		acme_problem(resp, 500, ACME_ERR("serverInternal"), NULL,
-		    "the CA returned a certificate that does not match the order: %s", why);
+	}
+	if (r == ISSUE_BAD_ANSWER || acme_check_names(o, crt, why, sizeof(why)) != 0) {
+		acme_wrong_certificate(ctx, o, why, resp);
 		goto done;
 	}
 	if (acme_record(ctx, ar, o, crt, pem) != 0) {

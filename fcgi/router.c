@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "acme.h"
+#include "auth.h"
 #include "handlers.h"
 #include "log.h"
 
@@ -14,6 +15,7 @@ enum route_auth {
 	AUTH_PUBLIC,    /* anyone */
 	AUTH_ACME,      /* anyone; the handler checks the JWS (RFC 8555 6) */
 	AUTH_CLIENT,    /* a client certificate nginx verified */
+	AUTH_ADMIN,     /* that, and its DN in the admin list */
 };
 
 struct route {
@@ -140,15 +142,27 @@ router_method(const char *m)
 /* The worker's own check of what nginx already checked (DESIGN.md: every
  * request to a protected prefix is checked twice). */
 static bool
-router_authorized(const struct route *r, const struct http_request *req,
-    struct http_response *resp)
+router_authorized(struct ra_ctx *ctx, const struct route *r, const struct http_request *req,
+    struct http_response *resp, struct auth_identity *who)
 {
+	bool admin = false;
+
 	if (r->auth == AUTH_PUBLIC || r->auth == AUTH_ACME)
 		return true;
-	if (req->client_verify == NULL || strcmp(req->client_verify, "SUCCESS") != 0) {
-		http_rest_error(resp, 401, "a verified client certificate is required");
+	if (auth_client(req, who, resp) != 0)
+		return false;
+	if (r->auth == AUTH_CLIENT)
+		return true;
+	if (auth_is_admin(ctx, who->dn, &admin) != 0) {
+		http_rest_error(resp, 503, "the admin list cannot be read; try again");
 		return false;
 	}
+	if (!admin) {
+		log_warn("refused %s %s to %s: not an admin", req->method, req->path, who->dn);
+		http_rest_error(resp, 403, "%s is not an admin of this RA", who->dn);
+		return false;
+	}
+	log_info("admin %s: %s %s", who->dn, req->method, req->path);
 	return true;
 }
 
@@ -201,6 +215,7 @@ router_dispatch(struct ra_ctx *ctx, const struct http_request *req,
     struct http_response *resp)
 {
 	unsigned method = router_method(req->method), allowed = 0;
+	struct auth_identity who = { 0 };
 	struct route_args args;
 	size_t i;
 
@@ -213,7 +228,8 @@ router_dispatch(struct ra_ctx *ctx, const struct http_request *req,
 			allowed |= r->methods;
 			continue;
 		}
-		if (router_authorized(r, req, resp))
+		args.who = r->auth == AUTH_CLIENT || r->auth == AUTH_ADMIN ? &who : NULL;
+		if (router_authorized(ctx, r, req, resp, &who))
 			r->fn(ctx, req, resp, &args);
 		break;
 	}
@@ -221,4 +237,5 @@ router_dispatch(struct ra_ctx *ctx, const struct http_request *req,
 		router_unmatched(req, resp, allowed);
 	if (router_is_acme(req->path))
 		acme_common_headers(ctx, req, resp);
+	auth_identity_free(&who);
 }

@@ -12,10 +12,14 @@
 #define ROUTER_MAX_ARGS 2
 #define ROUTER_ARG_MAX 256
 
-/* Path segments matched by '*' in a pattern, percent-decoded. */
+struct auth_identity;
+
+/* Path segments matched by '*' in a pattern, percent-decoded, and the
+ * verified caller of an admin or client route. */
 struct route_args {
 	char arg[ROUTER_MAX_ARGS][ROUTER_ARG_MAX];
 	int n;
+	struct auth_identity *who;  /* NULL on public and ACME routes */
 };
 
 typedef void (*route_fn)(struct ra_ctx *ctx, const struct http_request *req,

@@ -1,0 +1,98 @@
+#include "issue.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+
+#include "cert.h"
+#include "fsutil.h"
+#include "jsonx.h"
+#include "log.h"
+
+int
+issue_check(struct ra_ctx *ctx, const char *pem, EVP_PKEY *key, X509 **crt, char *why,
+    size_t whylen)
+{
+	char path[PATH_MAX], *ca = NULL;
+
+	if ((*crt = cert_from_pem(pem)) == NULL) {
+		snprintf(why, whylen, "the CA's answer is not a certificate");
+		return -1;
+	}
+	if (config_path(ctx->cfg, "ca.crt", path, sizeof(path)) != 0 ||
+	    (ca = fs_read(path, CERT_PEM_MAX, NULL)) == NULL || !cert_issued_by(pem, ca)) {
+		snprintf(why, whylen, "the certificate is not signed by the CA");
+		goto bad;
+	}
+	if (key != NULL && EVP_PKEY_eq(X509_get0_pubkey(*crt), key) != 1) {
+		snprintf(why, whylen, "the certificate's key is not the CSR's");
+		goto bad;
+	}
+	free(ca);
+	return 0;
+bad:
+	free(ca);
+	X509_free(*crt);
+	*crt = NULL;
+	return -1;
+}
+
+enum issue_result
+issue_sign(struct ra_ctx *ctx, X509_REQ *csr, const char *profile, X509 **crt, char **pem,
+    char *msg, size_t msglen)
+{
+	json_object *params, *data = NULL;
+	char *csrpem = cert_csr_to_pem(csr);
+	const char *answer;
+	enum ca_result r;
+
+	*crt = NULL;
+	*pem = NULL;
+	params = json_object_new_object();
+	json_object_object_add(params, "csr", json_object_new_string(csrpem ? csrpem : ""));
+	json_object_object_add(params, "profile", json_object_new_string(profile));
+	free(csrpem);
+	r = ca_call(ctx->ca, "sign", params, &data, msg, msglen);
+	json_object_put(params);
+	if (r == CA_OK && (answer = jsonx_get_string(data, "certificate")) != NULL)
+		*pem = strdup(answer);
+	json_object_put(data);
+	if (r == CA_ERR_REFUSED)
+		return ISSUE_REFUSED;
+	if (*pem == NULL) {
+		if (r == CA_OK)
+			snprintf(msg, msglen, "no certificate in the CA's answer");
+		return ISSUE_CA_DOWN;
+	}
+	if (issue_check(ctx, *pem, X509_REQ_get0_pubkey(csr), crt, msg, msglen) != 0) {
+		log_error("the CA returned a wrong certificate: %s", msg);
+		free(*pem);
+		*pem = NULL;
+		return ISSUE_BAD_ANSWER;
+	}
+	return ISSUE_OK;
+}
+
+int
+issue_record_fill(struct store_cert *c, X509 *crt, char *pem, const char *profile,
+    const char *source, int64_t account_id)
+{
+	memset(c, 0, sizeof(*c));
+	if (cert_serial_hex(crt, c->serial, sizeof(c->serial)) != 0 ||
+	    cert_subject_oneline(crt, c->dn, sizeof(c->dn)) != 0)
+		return -1;
+	if (cert_common_name(crt, c->cn, sizeof(c->cn)) != 0)
+		c->cn[0] = '\0';
+	snprintf(c->profile, sizeof(c->profile), "%.63s", profile);
+	snprintf(c->source, sizeof(c->source), "%.15s", source);
+	c->pem = pem;
+	c->not_before = cert_not_before(crt);
+	c->not_after = cert_not_after(crt);
+	c->account_id = account_id;
+	c->created_at = time(NULL);
+	return 0;
+}

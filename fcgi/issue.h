@@ -1,0 +1,34 @@
+/*
+ * Getting a certificate signed by the CA and recording it: shared by ACME
+ * finalize, token enrolment and client renewal.
+ */
+#ifndef UPKI_ISSUE_H
+#define UPKI_ISSUE_H
+
+#include <stdint.h>
+
+#include <openssl/x509.h>
+
+#include "ra.h"
+#include "store_cert.h"
+
+enum issue_result {
+	ISSUE_OK,
+	ISSUE_REFUSED,          /* the CA refused; msg has its reason */
+	ISSUE_CA_DOWN,          /* no usable answer: try again later */
+	ISSUE_BAD_ANSWER,       /* the CA answered with a wrong certificate */
+};
+
+/* `sign` with the CSR and profile; *crt and *pem on ISSUE_OK, after checking
+ * that the certificate is our CA's and for the CSR's key. */
+enum issue_result issue_sign(struct ra_ctx *ctx, X509_REQ *csr, const char *profile,
+    X509 **crt, char **pem, char *msg, size_t msglen);
+/* Fills a certificate record from what the CA returned (pem is borrowed). */
+int issue_record_fill(struct store_cert *c, X509 *crt, char *pem, const char *profile,
+    const char *source, int64_t account_id);
+/* Checks a CA answer: our CA's signature, and (when key is not NULL) that
+ * key.  -1 with a reason otherwise. */
+int issue_check(struct ra_ctx *ctx, const char *pem, EVP_PKEY *key, X509 **crt, char *why,
+    size_t whylen);
+
+#endif
