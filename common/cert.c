@@ -106,10 +106,9 @@ done:
 	return rc;
 }
 
-int
-cert_common_name(const X509 *crt, char *out, size_t outlen)
+static int
+cert_name_cn(const X509_NAME *name, char *out, size_t outlen)
 {
-	const X509_NAME *name = X509_get_subject_name(crt);
 	int i = X509_NAME_get_index_by_NID(name, NID_commonName, -1);
 	const ASN1_STRING *s;
 	unsigned char *utf8;
@@ -128,6 +127,28 @@ cert_common_name(const X509 *crt, char *out, size_t outlen)
 	out[n] = '\0';
 	OPENSSL_free(utf8);
 	return 0;
+}
+
+int
+cert_common_name(const X509 *crt, char *out, size_t outlen)
+{
+	return cert_name_cn(X509_get_subject_name(crt), out, outlen);
+}
+
+int
+cert_req_common_name(X509_REQ *req, char *out, size_t outlen)
+{
+	return cert_name_cn(X509_REQ_get_subject_name(req), out, outlen);
+}
+
+bool
+cert_same(X509 *crt, const char *pem)
+{
+	X509 *other = cert_from_pem(pem);
+	bool same = other != NULL && X509_cmp(crt, other) == 0;
+
+	X509_free(other);
+	return same;
 }
 
 static time_t

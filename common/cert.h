@@ -57,6 +57,10 @@ char *cert_csr_to_pem(X509_REQ *req);
  * more than CERT_MAX_NAMES names. */
 int cert_csr_names(X509_REQ *req, struct cert_names *out, char *why, size_t whylen);
 int cert_names(X509 *crt, struct cert_names *out, char *why, size_t whylen);
+/* The CSR subject's first Common Name, or -1 when it has none. */
+int cert_req_common_name(X509_REQ *req, char *out, size_t outlen);
+/* True when crt is, byte for byte, the certificate of the PEM text. */
+bool cert_same(X509 *crt, const char *pem);
 /* RSA of 2048 to 8192 bits, or EC on P-256 or P-384. */
 int cert_key_acceptable(EVP_PKEY *key, char *why, size_t whylen);
 /* Canonical text of an IP address (v4 dotted, v6 RFC 5952), -1 if none. */

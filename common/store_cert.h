@@ -14,7 +14,7 @@ struct store_cert {
 	int64_t id;
 	char serial[80];            /* upper-case hex */
 	char cn[256];
-	char dn[512];
+	char dn[1024];
 	char profile[64];
 	char *pem;
 	int64_t not_before, not_after;

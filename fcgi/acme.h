@@ -78,7 +78,5 @@ void acme_store_failed(struct http_response *resp);
  * order is now valid; otherwise the response holds the problem. */
 int acme_issue(struct ra_ctx *ctx, const struct acme_req *ar, const struct store_order *o,
     struct http_response *resp);
-/* Leaf PEM followed by the CA certificate: a new malloc'd string. */
-char *acme_chain(struct ra_ctx *ctx, const char *leaf_pem);
 
 #endif

@@ -113,8 +113,11 @@ HANDLER(acme_authz)
 		goto done;
 	if (acme_authz_load(ctx, &ar, args->arg[0], &a, resp) != 0)
 		goto done;
-	if (ar.payload == NULL || acme_authz_deactivate(ctx, &ar, &a, resp) == 0)
+	if (ar.payload == NULL || acme_authz_deactivate(ctx, &ar, &a, resp) == 0) {
+		if (strcmp(a.status, "pending") == 0)
+			http_header_add(resp, "Retry-After", "1");
 		acme_json(resp, 200, acme_authz_json(ctx, req, &a));
+	}
 	store_authz_free(&a);
 done:
 	acme_req_free(&ar);
@@ -158,6 +161,10 @@ HANDLER(acme_challenge)
 	}
 	acme_url(ctx, req, up, sizeof(up), "/acme/authz/%s", a.id);
 	http_header_add(resp, "Link", "<%s>;rel=\"up\"", up);
+	/* Validation takes about a second: tell clients to poll that soon
+	 * rather than at their default of several seconds. */
+	if (strcmp(c->status, "processing") == 0)
+		http_header_add(resp, "Retry-After", "1");
 	acme_json(resp, 200, acme_challenge_json(ctx, req, &a, c));
 free_authz:
 	store_authz_free(&a);

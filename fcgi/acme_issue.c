@@ -128,21 +128,6 @@ acme_ca_refused(struct http_response *resp, const char *msg)
 		    "the CA refused the CSR: %s", msg);
 }
 
-char *
-acme_chain(struct ra_ctx *ctx, const char *leaf_pem)
-{
-	char path[PATH_MAX], *ca, *out = NULL;
-
-	if (config_path(ctx->cfg, "ca.crt", path, sizeof(path)) != 0 ||
-	    (ca = fs_read(path, CERT_PEM_MAX, NULL)) == NULL)
-		return NULL;
-	if (asprintf(&out, "%s%s%s", leaf_pem,
-	    leaf_pem[strlen(leaf_pem) - 1] == '\n' ? "" : "\n", ca) < 0)
-		out = NULL;
-	free(ca);
-	return out;
-}
-
 /* Records the certificate and makes the order valid, in one transaction. */
 static int
 acme_record(struct ra_ctx *ctx, const struct acme_req *ar, const struct store_order *o,

@@ -9,6 +9,7 @@
 #include "acme.h"
 #include "handlers.h"
 #include "ident.h"
+#include "issue.h"
 #include "jsonx.h"
 #include "log.h"
 
@@ -350,7 +351,7 @@ HANDLER(acme_certificate)
 			acme_problem(resp, 404, ACME_ERR("malformed"), NULL, "no such certificate");
 		goto done;
 	}
-	if (acme_owner(&ar, c.account_id, resp) && (chain = acme_chain(ctx, c.pem)) != NULL)
+	if (acme_owner(&ar, c.account_id, resp) && (chain = issue_chain(ctx, c.pem)) != NULL)
 		http_text(resp, 200, "application/pem-certificate-chain", chain);
 	else if (resp->status == 200)
 		acme_store_failed(resp);

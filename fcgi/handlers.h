@@ -17,6 +17,34 @@ HANDLER(public_profiles);
 HANDLER(public_profile);
 HANDLER(public_magic);
 
+/* enrol.c */
+HANDLER(public_certify);
+HANDLER(public_certs);
+HANDLER(public_certs_cn);
+HANDLER(public_ocsp);
+
+/* admin.c */
+HANDLER(admin_nodes);
+HANDLER(admin_node_create);
+HANDLER(admin_node_delete);
+HANDLER(admin_admins);
+HANDLER(admin_admin_create);
+HANDLER(admin_admin_delete);
+HANDLER(admin_certs);
+HANDLER(admin_cert);
+HANDLER(admin_cert_revoke);
+HANDLER(admin_cert_unrevoke);
+HANDLER(admin_cert_renew);
+HANDLER(admin_crl_generate);
+HANDLER(admin_config);
+HANDLER(admin_options);
+
+/* client.c */
+HANDLER(client_certificate);
+HANDLER(client_status);
+HANDLER(client_renew);
+HANDLER(client_revoke);
+
 /* acme_directory.c */
 HANDLER(acme_directory);
 HANDLER(acme_new_nonce);

@@ -85,8 +85,17 @@ issue_record_fill(struct store_cert *c, X509 *crt, char *pem, const char *profil
 	if (cert_serial_hex(crt, c->serial, sizeof(c->serial)) != 0 ||
 	    cert_subject_oneline(crt, c->dn, sizeof(c->dn)) != 0)
 		return -1;
-	if (cert_common_name(crt, c->cn, sizeof(c->cn)) != 0)
-		c->cn[0] = '\0';
+	/* The CA files a certificate under its CN, or, for a CN-less one (which
+	 * the development CA accepts), under its first SAN: so does the RA,
+	 * because revoke and renew name the certificate that way. */
+	if (cert_common_name(crt, c->cn, sizeof(c->cn)) != 0) {
+		struct cert_names names;
+		char why[128];
+
+		if (cert_names(crt, &names, why, sizeof(why)) != 0 || names.n == 0)
+			return -1;
+		snprintf(c->cn, sizeof(c->cn), "%s", names.names[0].value);
+	}
 	snprintf(c->profile, sizeof(c->profile), "%.63s", profile);
 	snprintf(c->source, sizeof(c->source), "%.15s", source);
 	c->pem = pem;
@@ -95,4 +104,19 @@ issue_record_fill(struct store_cert *c, X509 *crt, char *pem, const char *profil
 	c->account_id = account_id;
 	c->created_at = time(NULL);
 	return 0;
+}
+
+char *
+issue_chain(struct ra_ctx *ctx, const char *leaf_pem)
+{
+	char path[PATH_MAX], *ca, *out = NULL;
+	size_t n = strlen(leaf_pem);
+
+	if (n == 0 || config_path(ctx->cfg, "ca.crt", path, sizeof(path)) != 0 ||
+	    (ca = fs_read(path, CERT_PEM_MAX, NULL)) == NULL)
+		return NULL;
+	if (asprintf(&out, "%s%s%s", leaf_pem, leaf_pem[n - 1] == '\n' ? "" : "\n", ca) < 0)
+		out = NULL;
+	free(ca);
+	return out;
 }

@@ -31,4 +31,7 @@ int issue_record_fill(struct store_cert *c, X509 *crt, char *pem, const char *pr
 int issue_check(struct ra_ctx *ctx, const char *pem, EVP_PKEY *key, X509 **crt, char *why,
     size_t whylen);
 
+/* Leaf PEM followed by the CA certificate: a new malloc'd string. */
+char *issue_chain(struct ra_ctx *ctx, const char *leaf_pem);
+
 #endif

@@ -14,6 +14,8 @@
 
 struct ra_args {
 	const char *command;
+	const char *operands[2];        /* admin ACTION [DN] */
+	int noperands;
 	const char *seed;       /* register --seed only */
 };
 
@@ -30,6 +32,8 @@ ra_usage(FILE *out)
 	    "  serve       run the FastCGI master and its workers\n"
 	    "  start       register if ra.crt or ra.key is missing, then serve\n"
 	    "  crl         fetch the CRL from the CA and write crl.pem\n"
+	    "  admin add|remove DN, admin list\n"
+	    "              the RA's own admin list (how the first admin is made)\n"
 	    "\n"
 	    "options (each also an environment variable):\n");
 	config_usage(out);
@@ -81,6 +85,8 @@ ra_parse_args(struct config *cfg, struct ra_args *args, int argc, char **argv,
 				return -1;
 		} else if (args->command == NULL) {
 			args->command = argv[i];
+		} else if (strcmp(args->command, "admin") == 0 && args->noperands < 2) {
+			args->operands[args->noperands++] = argv[i];
 		} else {
 			snprintf(err, errlen, "unexpected argument '%.64s'", argv[i]);
 			return -1;
@@ -136,6 +142,8 @@ main(int argc, char **argv)
 		return cmd_start(&cfg);
 	if (strcmp(args.command, "crl") == 0)
 		return cmd_crl(&cfg);
+	if (strcmp(args.command, "admin") == 0)
+		return cmd_admin(&cfg, args.operands[0], args.operands[1]);
 	fprintf(stderr, "upki-ra: unknown command '%.64s' (try --help)\n", args.command);
 	return 1;
 }

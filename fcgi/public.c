@@ -13,36 +13,9 @@
 #include "handlers.h"
 #include "jsonx.h"
 #include "log.h"
+#include "rest.h"
 
 #define PEM_TYPE "application/x-pem-file"
-#define PUBLIC_NAME_MAX 64
-
-/* How a failed CA call is told to a REST client. */
-static void
-public_ca_failed(struct http_response *resp, enum ca_result r, const char *msg)
-{
-	if (r == CA_ERR_UNREACHABLE) {
-		http_header_add(resp, "Retry-After", "30");
-		http_rest_error(resp, 503, "CA unavailable: %s", msg);
-	} else {
-		http_rest_error(resp, 502, "CA error: %s", msg);
-	}
-}
-
-/* Profile names go to the CA and into shell commands: letters, digits and
- * ._- only. */
-static bool
-public_name_ok(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > PUBLIC_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && strchr("._-", s[i]) == NULL)
-			return false;
-	return true;
-}
 
 HANDLER(public_health)
 {
@@ -97,7 +70,7 @@ HANDLER(public_ca)
 	if (public_serve_file(ctx->cfg, "ca.crt", resp))
 		return;
 	if ((r = ca_get_ca_pem(ctx->ca, &pem, msg, sizeof(msg))) != CA_OK) {
-		public_ca_failed(resp, r, msg);
+		rest_ca_failed(resp, r, msg);
 		return;
 	}
 	http_text(resp, 200, PEM_TYPE, pem);
@@ -130,7 +103,7 @@ HANDLER(public_profiles)
 	(void)req;
 	(void)args;
 	if ((r = ca_call(ctx->ca, "list_profiles", NULL, &data, msg, sizeof(msg))) != CA_OK) {
-		public_ca_failed(resp, r, msg);
+		rest_ca_failed(resp, r, msg);
 		return;
 	}
 	http_rest_data(resp, 200, data);
@@ -144,7 +117,7 @@ public_get_profile(struct ra_ctx *ctx, const char *name, struct http_response *r
 	char msg[256];
 	enum ca_result r;
 
-	if (!public_name_ok(name)) {
+	if (!rest_name_ok(name)) {
 		http_rest_error(resp, 400, "invalid profile name");
 		return NULL;
 	}
@@ -157,7 +130,7 @@ public_get_profile(struct ra_ctx *ctx, const char *name, struct http_response *r
 		return NULL;
 	}
 	if (r != CA_OK) {
-		public_ca_failed(resp, r, msg);
+		rest_ca_failed(resp, r, msg);
 		return NULL;
 	}
 	if (!json_object_is_type(data, json_type_object)) {
@@ -227,7 +200,7 @@ HANDLER(public_magic)
 	digest = jsonx_get_string(profile, "digest");
 	jsonx_get_int64(profile, "keyLen", &klen);
 	ec = ktype != NULL && (strcasecmp(ktype, "ec") == 0 || strcasecmp(ktype, "ecdsa") == 0);
-	if (digest == NULL || !public_name_ok(digest))
+	if (digest == NULL || !rest_name_ok(digest))
 		digest = "sha256";
 	if (!ec && (klen < 2048 || klen > 8192))
 		klen = 2048;

@@ -24,6 +24,7 @@ int cmd_register(const struct config *cfg, const char *seed);
 int cmd_serve(const struct config *cfg);
 int cmd_start(const struct config *cfg);
 int cmd_crl(const struct config *cfg);
+int cmd_admin(const struct config *cfg, const char *action, const char *dn);
 
 /* Bootstrap pieces shared by init, register and start (bootstrap.c). */
 int ra_data_dir_init(const struct config *cfg);

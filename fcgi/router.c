@@ -32,6 +32,34 @@ static const struct route router_table[] = {
 	{ M_GET | M_HEAD, "/api/v1/public/profiles", AUTH_PUBLIC, public_profiles },
 	{ M_GET | M_HEAD, "/api/v1/public/profiles/*", AUTH_PUBLIC, public_profile },
 	{ M_GET | M_HEAD, "/api/v1/public/magic/*", AUTH_PUBLIC, public_magic },
+	{ M_POST, "/api/v1/public/certify", AUTH_PUBLIC, public_certify },
+	{ M_GET | M_HEAD, "/api/v1/public/certs", AUTH_PUBLIC, public_certs },
+	{ M_GET | M_HEAD, "/api/v1/public/certs/*", AUTH_PUBLIC, public_certs_cn },
+	{ M_POST, "/api/v1/public/ocsp", AUTH_PUBLIC, public_ocsp },
+	/* Public aliases that existing uPKI tools fetch (DESIGN.md). */
+	{ M_GET | M_HEAD, "/api/v1/ca", AUTH_PUBLIC, public_ca },
+	{ M_GET | M_HEAD, "/api/v1/crl", AUTH_PUBLIC, public_crl },
+
+	{ M_GET | M_HEAD, "/api/v1/nodes", AUTH_ADMIN, admin_nodes },
+	{ M_POST, "/api/v1/nodes", AUTH_ADMIN, admin_node_create },
+	{ M_DELETE, "/api/v1/nodes/*", AUTH_ADMIN, admin_node_delete },
+	{ M_GET | M_HEAD, "/api/v1/admins", AUTH_ADMIN, admin_admins },
+	{ M_POST, "/api/v1/admins", AUTH_ADMIN, admin_admin_create },
+	{ M_DELETE, "/api/v1/admins/*", AUTH_ADMIN, admin_admin_delete },
+	{ M_GET | M_HEAD, "/api/v1/certs", AUTH_ADMIN, admin_certs },
+	{ M_GET | M_HEAD, "/api/v1/certs/*", AUTH_ADMIN, admin_cert },
+	{ M_POST, "/api/v1/certs/*/revoke", AUTH_ADMIN, admin_cert_revoke },
+	{ M_POST, "/api/v1/certs/*/unrevoke", AUTH_ADMIN, admin_cert_unrevoke },
+	{ M_POST, "/api/v1/certs/*/renew", AUTH_ADMIN, admin_cert_renew },
+	{ M_POST, "/api/v1/crl/generate", AUTH_ADMIN, admin_crl_generate },
+	{ M_GET | M_HEAD, "/api/v1/config", AUTH_ADMIN, admin_config },
+	{ M_GET | M_HEAD, "/api/v1/options", AUTH_ADMIN, admin_options },
+
+	{ M_GET | M_HEAD, "/api/client/certificate", AUTH_CLIENT, client_certificate },
+	{ M_GET | M_HEAD, "/api/client/status", AUTH_CLIENT, client_status },
+	{ M_POST, "/api/client/renew", AUTH_CLIENT, client_renew },
+	{ M_POST, "/api/client/revoke", AUTH_CLIENT, client_revoke },
+
 	{ M_GET | M_HEAD, "/acme/directory", AUTH_ACME, acme_directory },
 	{ M_GET | M_HEAD, "/acme/new-nonce", AUTH_ACME, acme_new_nonce },
 	{ M_POST, "/acme/new-account", AUTH_ACME, acme_new_account },
@@ -45,9 +73,6 @@ static const struct route router_table[] = {
 	{ M_POST, "/acme/challenge/*/*", AUTH_ACME, acme_challenge },
 	{ M_POST, "/acme/cert/*", AUTH_ACME, acme_certificate },
 	{ M_POST, "/acme/revoke-cert", AUTH_ACME, acme_revoke },
-	/* Public aliases that existing uPKI tools fetch (DESIGN.md). */
-	{ M_GET | M_HEAD, "/api/v1/ca", AUTH_PUBLIC, public_ca },
-	{ M_GET | M_HEAD, "/api/v1/crl", AUTH_PUBLIC, public_crl },
 };
 
 #define ROUTER_NROUTES (sizeof(router_table) / sizeof(router_table[0]))

@@ -147,6 +147,7 @@ class Stack:
             "UPKI_RA_VALIDATORS": str(self.validators),
             "UPKI_RA_LISTEN": self.fcgi_socket,
             "UPKI_CA_SEED": self.seed,
+            "UPKI_RA_NGINX_PID": os.path.join(self.nginx_dir, "nginx.pid"),
         })
         env.update(self.extra_env)
         env.update(overrides)

@@ -1,0 +1,501 @@
+/*
+ * The admin API (/api/v1/...): nodes and their enrolment tokens, admins,
+ * certificates, the CRL, the RA's settings and the CA's profiles.  The
+ * router has already checked that the caller is an admin; every action is
+ * logged with the admin's DN.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "auth.h"
+#include "b64.h"
+#include "handlers.h"
+#include "ident.h"
+#include "jsonx.h"
+#include "log.h"
+#include "rest.h"
+#include "revoke.h"
+#include "store_admin.h"
+#include "store_node.h"
+
+#define ADMIN_MAX_SANS 32
+#define ADMIN_PAGE_MAX 500
+
+/* -- nodes -------------------------------------------------------------------- */
+
+static void
+admin_node_add(const struct store_node *n, void *arg)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "cn", json_object_new_string(n->cn));
+	json_object_object_add(o, "profile", json_object_new_string(n->profile));
+	json_object_object_add(o, "sans", json_tokener_parse(n->sans));
+	json_object_object_add(o, "enrolled", json_object_new_boolean(n->enrolled_at != 0));
+	json_object_object_add(o, "token_expires", json_object_new_int64(n->token_expires));
+	json_object_object_add(o, "created_by", json_object_new_string(n->created_by));
+	json_object_object_add(o, "created_at", json_object_new_int64(n->created_at));
+	json_object_array_add(arg, o);
+}
+
+HANDLER(admin_nodes)
+{
+	json_object *list = json_object_new_array();
+
+	(void)req;
+	(void)args;
+	if (store_node_each(ctx->store, admin_node_add, list) != 0) {
+		json_object_put(list);
+		rest_store_failed(resp);
+		return;
+	}
+	http_rest_data(resp, 200, list);
+}
+
+/* The SANs of a new node: DNS names or IP addresses, canonical, JSON text. */
+static char *
+admin_node_sans(json_object *body, const char *cn, struct http_response *resp)
+{
+	json_object *arr = jsonx_get_array(body, "sans"), *out = json_object_new_array();
+	json_object *v;
+	struct ident id;
+	char why[256], *text = NULL;
+	size_t n;
+
+	if (arr == NULL && json_object_object_get_ex(body, "sans", &v)) {
+		http_rest_error(resp, 400, "sans must be an array of names");
+		goto done;
+	}
+	if (arr == NULL)
+		json_object_array_add(out, json_object_new_string(cn));
+	n = arr != NULL ? json_object_array_length(arr) : 0;
+	if (n > ADMIN_MAX_SANS) {
+		http_rest_error(resp, 400, "at most %d sans", ADMIN_MAX_SANS);
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *s = json_object_get_string(json_object_array_get_idx(arr, i));
+
+		if (!json_object_is_type(json_object_array_get_idx(arr, i), json_type_string) ||
+		    (ident_parse("dns", s, &id, why, sizeof(why)) != 0 &&
+		    ident_parse("ip", s, &id, why, sizeof(why)) != 0)) {
+			http_rest_error(resp, 400, "san '%.64s' is not a DNS name or IP address",
+			    s != NULL ? s : "");
+			goto done;
+		}
+		json_object_array_add(out, json_object_new_string(id.value));
+	}
+	text = strdup(jsonx_print(out));
+done:
+	json_object_put(out);
+	return text;
+}
+
+/* A profile a node may get: one the CA knows, never the CA's or the RA's. */
+static int
+admin_profile_ok(struct ra_ctx *ctx, const char *profile, struct http_response *resp)
+{
+	json_object *params, *data = NULL;
+	char msg[256];
+	enum ca_result r;
+
+	if (!rest_name_ok(profile) || strcmp(profile, "ca") == 0 || strcmp(profile, "ra") == 0) {
+		http_rest_error(resp, 400, "profile '%.64s' cannot be given to a node", profile);
+		return -1;
+	}
+	params = json_object_new_object();
+	json_object_object_add(params, "profile", json_object_new_string(profile));
+	r = ca_call(ctx->ca, "get_profile", params, &data, msg, sizeof(msg));
+	json_object_put(params);
+	json_object_put(data);
+	if (r == CA_ERR_REFUSED) {
+		http_rest_error(resp, 400, "unknown profile '%s'", profile);
+		return -1;
+	}
+	if (r != CA_OK) {
+		rest_ca_failed(resp, r, msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* A fresh token: 32 random bytes, base64url; only its SHA-256 is stored. */
+static int
+admin_new_token(char *token, size_t tokenlen, char *hash, size_t hashlen)
+{
+	unsigned char raw[32];
+	char *enc;
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1 || (enc = b64url_encode(raw, sizeof(raw))) == NULL)
+		return -1;
+	snprintf(token, tokenlen, "%s", enc);
+	free(enc);
+	return rest_token_hash(token, hash, hashlen);
+}
+
+HANDLER(admin_node_create)
+{
+	json_object *body = rest_body(req, resp), *data;
+	struct store_node n = { 0 };
+	const char *cn, *profile;
+	char token[64], why[256];
+	struct ident id;
+	int rc;
+
+	(void)args;
+	if (body == NULL)
+		return;
+	cn = jsonx_get_string(body, "cn");
+	profile = jsonx_get_string(body, "profile");
+	if (cn == NULL || profile == NULL) {
+		http_rest_error(resp, 400, "cn and profile are required");
+		goto done;
+	}
+	if (ident_parse("dns", cn, &id, why, sizeof(why)) != 0 || id.wildcard) {
+		http_rest_error(resp, 400, "cn: %s", why);
+		goto done;
+	}
+	if (admin_profile_ok(ctx, profile, resp) != 0 ||
+	    (n.sans = admin_node_sans(body, id.value, resp)) == NULL)
+		goto done;
+	snprintf(n.cn, sizeof(n.cn), "%s", id.value);
+	snprintf(n.profile, sizeof(n.profile), "%.63s", profile);
+	snprintf(n.created_by, sizeof(n.created_by), "%s", args->who->dn);
+	n.created_at = time(NULL);
+	n.token_expires = n.created_at + ctx->cfg->token_ttl;
+	if (admin_new_token(token, sizeof(token), n.token_hash, sizeof(n.token_hash)) != 0 ||
+	    (rc = store_node_create(ctx->store, &n)) < 0) {
+		rest_store_failed(resp);
+		goto done;
+	}
+	if (rc == 1) {
+		http_rest_error(resp, 409, "a node named '%s' exists already", n.cn);
+		goto done;
+	}
+	log_info("admin %s: registered node %s (profile %s)", args->who->dn, n.cn, n.profile);
+	data = json_object_new_object();
+	json_object_object_add(data, "cn", json_object_new_string(n.cn));
+	json_object_object_add(data, "profile", json_object_new_string(n.profile));
+	json_object_object_add(data, "sans", json_tokener_parse(n.sans));
+	json_object_object_add(data, "token", json_object_new_string(token));
+	json_object_object_add(data, "token_expires", json_object_new_int64(n.token_expires));
+	http_rest_data(resp, 201, data);
+done:
+	OPENSSL_cleanse(token, sizeof(token));
+	store_node_free(&n);
+	json_object_put(body);
+}
+
+HANDLER(admin_node_delete)
+{
+	struct store_node n;
+	json_object *params, *data = NULL;
+	char msg[256];
+	enum ca_result r;
+	int rc;
+
+	(void)req;
+	if ((rc = store_node_get(ctx->store, args->arg[0], &n)) != 0) {
+		if (rc < 0)
+			rest_store_failed(resp);
+		else
+			http_rest_error(resp, 404, "no node named '%.64s'", args->arg[0]);
+		return;
+	}
+	/* delete = revoke at the CA with cessationOfOperation (ca-protocol.md);
+	 * a node that never enrolled has nothing at the CA. */
+	if (n.enrolled_at != 0) {
+		params = json_object_new_object();
+		json_object_object_add(params, "dn", json_object_new_string(n.cn));
+		r = ca_call(ctx->ca, "delete", params, &data, msg, sizeof(msg));
+		json_object_put(params);
+		json_object_put(data);
+		if (r != CA_OK && !(r == CA_ERR_REFUSED && strstr(msg, "not found") != NULL)) {
+			rest_ca_failed(resp, r, msg);
+			goto done;
+		}
+	}
+	if (store_cert_revoke_cn(ctx->store, n.cn, "cessationOfOperation", time(NULL)) < 0 ||
+	    store_node_delete(ctx->store, n.cn) < 0) {
+		rest_store_failed(resp);
+		goto done;
+	}
+	log_info("admin %s: deleted node %s", args->who->dn, n.cn);
+	rest_crl_publish(ctx);
+	http_rest_data(resp, 200, json_object_new_string(n.cn));
+done:
+	store_node_free(&n);
+}
+
+/* -- admins ------------------------------------------------------------------- */
+
+static void
+admin_admin_add(const char *dn, int64_t created, void *arg)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "dn", json_object_new_string(dn));
+	json_object_object_add(o, "source", json_object_new_string("ra"));
+	json_object_object_add(o, "created_at", json_object_new_int64(created));
+	json_object_array_add(arg, o);
+}
+
+HANDLER(admin_admins)
+{
+	json_object *list = json_object_new_array(), *data = NULL;
+	char msg[256], dn[DN_MAX];
+
+	(void)req;
+	(void)args;
+	if (store_admin_each(ctx->store, admin_admin_add, list) != 0) {
+		json_object_put(list);
+		rest_store_failed(resp);
+		return;
+	}
+	/* The CA's own list too: the RA accepts the union. */
+	if (ca_call(ctx->ca, "list_admins", NULL, &data, msg, sizeof(msg)) == CA_OK &&
+	    json_object_is_type(data, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(data); i++) {
+			const char *s = json_object_get_string(json_object_array_get_idx(data, i));
+			json_object *o;
+
+			if (s == NULL || dn_canonical(s, dn, sizeof(dn)) != 0 ||
+			    store_admin_has(ctx->store, dn) != STORE_ADMIN_UNKNOWN)
+				continue;
+			o = json_object_new_object();
+			json_object_object_add(o, "dn", json_object_new_string(dn));
+			json_object_object_add(o, "source", json_object_new_string("ca"));
+			json_object_array_add(list, o);
+		}
+	}
+	json_object_put(data);
+	http_rest_data(resp, 200, list);
+}
+
+/* Tells the CA too; a CA without admin tasks is no reason to fail. */
+static void
+admin_tell_ca(struct ra_ctx *ctx, const char *task, const char *dn)
+{
+	json_object *params = json_object_new_object(), *data = NULL;
+	char msg[256];
+	enum ca_result r;
+
+	json_object_object_add(params, "dn", json_object_new_string(dn));
+	r = ca_call(ctx->ca, task, params, &data, msg, sizeof(msg));
+	json_object_put(params);
+	json_object_put(data);
+	if (r != CA_OK && r != CA_ERR_UNSUPPORTED)
+		log_warn("CA %s %s: %s", task, dn, msg);
+	auth_admin_cache_clear();
+}
+
+HANDLER(admin_admin_create)
+{
+	json_object *body = rest_body(req, resp);
+	const char *given;
+	char dn[DN_MAX];
+	int rc;
+
+	(void)args;
+	if (body == NULL)
+		return;
+	if ((given = jsonx_get_string(body, "dn")) == NULL || dn_canonical(given, dn, sizeof(dn)) != 0) {
+		http_rest_error(resp, 400, "dn must be a distinguished name (CN=x,O=y or /O=y/CN=x)");
+		goto done;
+	}
+	if ((rc = store_admin_add(ctx->store, dn, time(NULL))) < 0) {
+		rest_store_failed(resp);
+		goto done;
+	}
+	admin_tell_ca(ctx, "add_admin", dn);
+	log_info("admin %s: added admin %s", args->who->dn, dn);
+	http_rest_data(resp, rc == 0 ? 201 : 200, json_object_new_string(dn));
+done:
+	json_object_put(body);
+}
+
+HANDLER(admin_admin_delete)
+{
+	char dn[DN_MAX];
+	int rc;
+
+	(void)req;
+	if (dn_canonical(args->arg[0], dn, sizeof(dn)) != 0) {
+		http_rest_error(resp, 400, "not a distinguished name (give it as CN=x,O=y)");
+		return;
+	}
+	if (strcmp(dn, args->who->dn) == 0) {
+		http_rest_error(resp, 409, "an admin cannot remove itself");
+		return;
+	}
+	if ((rc = store_admin_remove(ctx->store, dn, time(NULL))) < 0) {
+		rest_store_failed(resp);
+		return;
+	}
+	admin_tell_ca(ctx, "remove_admin", dn);
+	log_info("admin %s: removed admin %s", args->who->dn, dn);
+	http_rest_data(resp, 200, json_object_new_string(dn));
+}
+
+/* -- certificates ---------------------------------------------------------- */
+
+HANDLER(admin_certs)
+{
+	(void)args;
+	rest_cert_page(ctx, req, NULL, resp, true);
+}
+
+/* Loads the certificate of the path; answers 404 itself. */
+static int
+admin_cert_load(struct ra_ctx *ctx, const char *serial, struct store_cert *c,
+    struct http_response *resp)
+{
+	char canon[80];
+	int rc;
+
+	if (rest_serial_canonical(serial, canon, sizeof(canon)) != 0) {
+		http_rest_error(resp, 400, "a serial is hexadecimal");
+		return -1;
+	}
+	if ((rc = store_cert_by_serial(ctx->store, canon, c)) == 0)
+		return 0;
+	if (rc < 0)
+		rest_store_failed(resp);
+	else
+		http_rest_error(resp, 404, "no certificate with serial %s", canon);
+	return -1;
+}
+
+HANDLER(admin_cert)
+{
+	struct store_cert c;
+
+	(void)req;
+	if (admin_cert_load(ctx, args->arg[0], &c, resp) != 0)
+		return;
+	http_rest_data(resp, 200, rest_cert_json(&c, true));
+	store_cert_free(&c);
+}
+
+HANDLER(admin_cert_revoke)
+{
+	json_object *body = req->body_len > 0 ? rest_body(req, resp) : NULL;
+	const char *reason = revoke_reason_name(0), *given;
+	struct store_cert c = { 0 };
+	char msg[512];
+
+	if (req->body_len > 0 && body == NULL)
+		return;
+	if ((given = jsonx_get_string(body, "reason")) != NULL &&
+	    (reason = revoke_reason_parse(given)) == NULL) {
+		http_rest_error(resp, 400, "unknown reason '%.64s'", given);
+		goto done;
+	}
+	if (admin_cert_load(ctx, args->arg[0], &c, resp) != 0)
+		goto done;
+	if (strcmp(c.status, "revoked") == 0) {
+		http_rest_error(resp, 409, "certificate %s is already revoked", c.serial);
+		goto done;
+	}
+	if (rest_revoke_result(resp, revoke_certificate(ctx, &c, reason, msg, sizeof(msg)), msg) == 0) {
+		log_info("admin %s: revoked %s (%s)", args->who->dn, c.serial, reason);
+		http_rest_data(resp, 200, json_object_new_string(c.serial));
+	}
+done:
+	store_cert_free(&c);
+	json_object_put(body);
+}
+
+HANDLER(admin_cert_unrevoke)
+{
+	struct store_cert c;
+	char msg[512];
+
+	(void)req;
+	if (admin_cert_load(ctx, args->arg[0], &c, resp) != 0)
+		return;
+	if (strcmp(c.status, "revoked") != 0) {
+		http_rest_error(resp, 409, "certificate %s is not revoked", c.serial);
+	} else if (rest_revoke_result(resp, revoke_undo(ctx, &c, msg, sizeof(msg)), msg) == 0) {
+		log_info("admin %s: unrevoked %s", args->who->dn, c.serial);
+		http_rest_data(resp, 200, json_object_new_string(c.serial));
+	}
+	store_cert_free(&c);
+}
+
+HANDLER(admin_cert_renew)
+{
+	struct store_cert c, renewed;
+
+	(void)req;
+	if (admin_cert_load(ctx, args->arg[0], &c, resp) != 0)
+		return;
+	if (rest_ca_renew(ctx, &c, "admin", &renewed, resp) == 0) {
+		log_info("admin %s: renewed %s as %s", args->who->dn, c.serial, renewed.serial);
+		http_rest_data(resp, 201, rest_cert_json(&renewed, true));
+		store_cert_free(&renewed);
+	}
+	store_cert_free(&c);
+}
+
+/* -- CRL, settings, profiles ---------------------------------------------------- */
+
+HANDLER(admin_crl_generate)
+{
+	char msg[256];
+
+	(void)req;
+	if (ra_crl_refresh(ctx->cfg, ctx->ca, "generate_crl", msg, sizeof(msg)) != 0) {
+		http_rest_error(resp, 503, "CRL generation failed: %s", msg);
+		return;
+	}
+	ra_nginx_reload(ctx->cfg);
+	log_info("admin %s: generated the CRL", args->who->dn);
+	http_rest_data(resp, 200, json_object_new_string("crl.pem updated"));
+}
+
+HANDLER(admin_config)
+{
+	(void)req;
+	(void)args;
+	http_rest_data(resp, 200, config_to_json(ctx->cfg));
+}
+
+HANDLER(admin_options)
+{
+	json_object *names = NULL, *out;
+	char msg[256];
+	enum ca_result r;
+
+	(void)req;
+	(void)args;
+	if ((r = ca_call(ctx->ca, "list_profiles", NULL, &names, msg, sizeof(msg))) != CA_OK ||
+	    !json_object_is_type(names, json_type_array)) {
+		json_object_put(names);
+		rest_ca_failed(resp, r == CA_OK ? CA_ERR_PROTOCOL : r, msg);
+		return;
+	}
+	out = json_object_new_object();
+	for (size_t i = 0; i < json_object_array_length(names) && i < 64; i++) {
+		const char *name = json_object_get_string(json_object_array_get_idx(names, i));
+		json_object *params, *p = NULL;
+
+		if (name == NULL || !rest_name_ok(name))
+			continue;
+		params = json_object_new_object();
+		json_object_object_add(params, "profile", json_object_new_string(name));
+		if (ca_call(ctx->ca, "get_profile", params, &p, msg, sizeof(msg)) == CA_OK)
+			json_object_object_add(out, name, p);
+		else
+			json_object_put(p);
+		json_object_put(params);
+	}
+	json_object_put(names);
+	http_rest_data(resp, 200, out);
+}

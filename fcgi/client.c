@@ -1,0 +1,235 @@
+/*
+ * The client API (/api/client/...): a node acting on the certificate it
+ * presented, and on nothing else.  The certificate comes from nginx's
+ * params (auth.c); no route here takes a serial or a name from the client.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/pem.h>
+
+#include "auth.h"
+#include "cert.h"
+#include "handlers.h"
+#include "issue.h"
+#include "jsonx.h"
+#include "log.h"
+#include "rest.h"
+#include "revoke.h"
+
+#define CLIENT_CSR_MAX (16 * 1024)
+
+/* The RA's record of the presented certificate; a certificate the CA made
+ * without the RA (made by `generate`, say) gets a record built from itself,
+ * with the profile the CA reports for its CN. */
+static int
+client_record(struct ra_ctx *ctx, const struct auth_identity *who, struct store_cert *c,
+    struct http_response *resp)
+{
+	BIO *bio;
+	int rc;
+
+	if (who->cert == NULL) {
+		http_rest_error(resp, 400, "nginx did not pass the client certificate");
+		return -1;
+	}
+	if ((rc = store_cert_by_serial(ctx->store, who->serial, c)) == 0 &&
+	    cert_same(who->cert, c->pem))
+		return 0;
+	if (rc == 0)
+		store_cert_free(c);
+	if (rc < 0) {
+		rest_store_failed(resp);
+		return -1;
+	}
+	memset(c, 0, sizeof(*c));
+	snprintf(c->serial, sizeof(c->serial), "%s", who->serial);
+	snprintf(c->cn, sizeof(c->cn), "%s", who->cn);
+	snprintf(c->dn, sizeof(c->dn), "%s", who->dn);
+	snprintf(c->status, sizeof(c->status), "valid");
+	snprintf(c->source, sizeof(c->source), "ca");
+	c->not_before = cert_not_before(who->cert);
+	c->not_after = cert_not_after(who->cert);
+	if ((bio = BIO_new(BIO_s_mem())) != NULL && PEM_write_bio_X509(bio, who->cert)) {
+		char *data;
+		long n = BIO_get_mem_data(bio, &data);
+
+		c->pem = strndup(data, (size_t)n);
+	}
+	BIO_free(bio);
+	if (c->pem == NULL) {
+		http_rest_error(resp, 500, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+HANDLER(client_certificate)
+{
+	struct store_cert c;
+
+	(void)req;
+	if (client_record(ctx, args->who, &c, resp) != 0)
+		return;
+	http_rest_data(resp, 200, rest_cert_json(&c, true));
+	store_cert_free(&c);
+}
+
+HANDLER(client_status)
+{
+	struct store_cert c;
+	json_object *o;
+
+	(void)req;
+	if (client_record(ctx, args->who, &c, resp) != 0)
+		return;
+	o = rest_cert_json(&c, false);
+	http_rest_data(resp, 200, o);
+	store_cert_free(&c);
+}
+
+/* The profile the CA holds for the CN, for a certificate not on record. */
+static void
+client_profile(struct ra_ctx *ctx, struct store_cert *c)
+{
+	json_object *params, *data = NULL;
+	const char *p;
+	char msg[256];
+
+	if (c->profile[0] != '\0')
+		return;
+	params = json_object_new_object();
+	json_object_object_add(params, "dn", json_object_new_string(c->cn));
+	if (ca_call(ctx->ca, "view", params, &data, msg, sizeof(msg)) == CA_OK &&
+	    (p = jsonx_get_string(data, "profile")) != NULL && rest_name_ok(p))
+		snprintf(c->profile, sizeof(c->profile), "%s", p);
+	json_object_put(data);
+	json_object_put(params);
+}
+
+static X509_REQ *
+client_csr(const char *pem, const struct store_cert *c, struct http_response *resp)
+{
+	size_t len = strnlen(pem, CLIENT_CSR_MAX + 1);
+	X509_REQ *csr = NULL;
+	char cn[256];
+	BIO *bio;
+
+	if (len <= CLIENT_CSR_MAX && (bio = BIO_new_mem_buf(pem, (int)len)) != NULL) {
+		csr = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+		BIO_free(bio);
+	}
+	if (csr == NULL || X509_REQ_verify(csr, X509_REQ_get0_pubkey(csr)) != 1) {
+		http_rest_error(resp, 400, "csr must be a signed PEM certificate request");
+		goto bad;
+	}
+	if (cert_req_common_name(csr, cn, sizeof(cn)) != 0 || strcmp(cn, c->cn) != 0) {
+		http_rest_error(resp, 403, "the CSR's CN must be your own ('%s')", c->cn);
+		goto bad;
+	}
+	return csr;
+bad:
+	X509_REQ_free(csr);
+	return NULL;
+}
+
+/* Renewal with a new key: sign the caller's CSR under its own CN. */
+static int
+client_renew_csr(struct ra_ctx *ctx, const char *pem, struct store_cert *c,
+    struct store_cert *out, struct http_response *resp)
+{
+	X509_REQ *csr = client_csr(pem, c, resp);
+	X509 *crt = NULL;
+	char *cpem = NULL, msg[512];
+	enum issue_result r;
+	int rc = -1;
+
+	if (csr == NULL)
+		return -1;
+	client_profile(ctx, c);
+	if (c->profile[0] == '\0') {
+		http_rest_error(resp, 409, "the CA does not say which profile '%s' has", c->cn);
+		goto done;
+	}
+	if ((r = issue_sign(ctx, csr, c->profile, &crt, &cpem, msg, sizeof(msg))) != ISSUE_OK) {
+		if (r == ISSUE_REFUSED)
+			http_rest_error(resp, 400, "the CA refused the CSR: %s", msg);
+		else
+			rest_ca_failed(resp, r == ISSUE_CA_DOWN ? CA_ERR_UNREACHABLE :
+			    CA_ERR_PROTOCOL, msg);
+		goto done;
+	}
+	if (issue_record_fill(out, crt, cpem, c->profile, "client", c->account_id) != 0 ||
+	    store_cert_add(ctx->store, out) != 0) {
+		rest_store_failed(resp);
+		goto done;
+	}
+	cpem = NULL;            /* owned by out now */
+	rc = 0;
+done:
+	free(cpem);
+	X509_free(crt);
+	X509_REQ_free(csr);
+	return rc;
+}
+
+HANDLER(client_renew)
+{
+	json_object *body = req->body_len > 0 ? rest_body(req, resp) : NULL;
+	struct store_cert c, renewed = { 0 };
+	const char *csr;
+	int rc;
+
+	if (req->body_len > 0 && body == NULL)
+		return;
+	if (client_record(ctx, args->who, &c, resp) != 0)
+		goto done;
+	if (strcmp(c.status, "revoked") == 0) {
+		http_rest_error(resp, 403, "a revoked certificate cannot be renewed");
+		goto free_cert;
+	}
+	if ((csr = jsonx_get_string(body, "csr")) != NULL)
+		rc = client_renew_csr(ctx, csr, &c, &renewed, resp);
+	else
+		rc = rest_ca_renew(ctx, &c, "client", &renewed, resp);
+	if (rc == 0) {
+		log_info("client %s: renewed %s as %s", args->who->dn, c.serial, renewed.serial);
+		http_rest_data(resp, 201, rest_cert_json(&renewed, true));
+	}
+	store_cert_free(&renewed);
+free_cert:
+	store_cert_free(&c);
+done:
+	json_object_put(body);
+}
+
+HANDLER(client_revoke)
+{
+	json_object *body = req->body_len > 0 ? rest_body(req, resp) : NULL;
+	const char *reason = revoke_reason_name(0), *given;
+	struct store_cert c;
+	char msg[512];
+
+	if (req->body_len > 0 && body == NULL)
+		return;
+	if ((given = jsonx_get_string(body, "reason")) != NULL &&
+	    (reason = revoke_reason_parse(given)) == NULL) {
+		http_rest_error(resp, 400, "unknown reason '%.64s'", given);
+		goto done;
+	}
+	if (client_record(ctx, args->who, &c, resp) != 0)
+		goto done;
+	if (strcmp(c.status, "revoked") == 0) {
+		http_rest_error(resp, 409, "certificate %s is already revoked", c.serial);
+	} else if (rest_revoke_result(resp, revoke_certificate(ctx, &c, reason, msg,
+	    sizeof(msg)), msg) == 0) {
+		log_info("client %s: revoked its certificate %s (%s)", args->who->dn, c.serial,
+		    reason);
+		http_rest_data(resp, 200, json_object_new_string(c.serial));
+	}
+	store_cert_free(&c);
+done:
+	json_object_put(body);
+}

@@ -1,0 +1,254 @@
+/*
+ * Public routes about certificates: token enrolment (certify), the list of
+ * issued certificates, and status questions (ocsp).
+ *
+ * certify issues only what an admin registered: the token is used in one
+ * atomic step (store_node_use_token), the CSR must name exactly the node's
+ * CN and SANs, and the node's profile is used whatever the CSR asks.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/pem.h>
+
+#include "cert.h"
+#include "handlers.h"
+#include "issue.h"
+#include "jsonx.h"
+#include "log.h"
+#include "rest.h"
+#include "store_node.h"
+
+#define ENROL_CSR_MAX (16 * 1024)
+
+static X509_REQ *
+enrol_csr(const char *pem, char *why, size_t whylen)
+{
+	size_t len = strnlen(pem, ENROL_CSR_MAX + 1);
+	X509_REQ *req = NULL;
+	BIO *bio;
+
+	if (len > ENROL_CSR_MAX || (bio = BIO_new_mem_buf(pem, (int)len)) == NULL) {
+		snprintf(why, whylen, "csr must be a PEM certificate request");
+		return NULL;
+	}
+	req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
+	BIO_free(bio);
+	if (req == NULL || X509_REQ_verify(req, X509_REQ_get0_pubkey(req)) != 1) {
+		snprintf(why, whylen, req == NULL ? "csr must be a PEM certificate request" :
+		    "the CSR's signature does not verify");
+		X509_REQ_free(req);
+		return NULL;
+	}
+	return req;
+}
+
+/* The CSR's names against the node's: same CN, same set of SANs. */
+static int
+enrol_names_match(X509_REQ *csr, const struct store_node *n, char *why, size_t whylen)
+{
+	struct cert_names got;
+	json_object *want = json_tokener_parse(n->sans);
+	size_t nwant = want != NULL ? json_object_array_length(want) : 0;
+	int rc = -1;
+
+	if (cert_csr_names(csr, &got, why, whylen) != 0)
+		goto done;
+	if (strcmp(got.cn, n->cn) != 0) {
+		snprintf(why, whylen, "the CSR's CN must be '%.128s'", n->cn);
+		goto done;
+	}
+	if ((size_t)got.n != nwant) {
+		snprintf(why, whylen, "the CSR must name exactly the %zu SANs registered", nwant);
+		goto done;
+	}
+	for (int i = 0; i < got.n; i++) {
+		bool found = false;
+
+		for (size_t k = 0; k < nwant && !found; k++)
+			found = strcmp(got.names[i].value,
+			    json_object_get_string(json_object_array_get_idx(want, k))) == 0;
+		if (!found) {
+			snprintf(why, whylen, "SAN '%.64s' was not registered for this node",
+			    got.names[i].value);
+			goto done;
+		}
+	}
+	rc = 0;
+done:
+	json_object_put(want);
+	return rc;
+}
+
+static json_object *
+enrol_answer(const struct store_cert *c, struct ra_ctx *ctx)
+{
+	json_object *o = rest_cert_json(c, true);
+	char *chain = issue_chain(ctx, c->pem);
+
+	if (chain != NULL)
+		json_object_object_add(o, "chain", json_object_new_string(chain));
+	free(chain);
+	return o;
+}
+
+/* Signs for an enrolling node whose token was just used; gives the token
+ * back when the CA did not issue, so the node may try again. */
+static void
+enrol_issue(struct ra_ctx *ctx, X509_REQ *csr, const struct store_node *n, const char *hash,
+    struct http_response *resp)
+{
+	struct store_cert c;
+	X509 *crt = NULL;
+	char *pem = NULL, msg[512];
+	enum issue_result r = issue_sign(ctx, csr, n->profile, &crt, &pem, msg, sizeof(msg));
+
+	if (r != ISSUE_OK) {
+		store_node_restore_token(ctx->store, n->cn, hash);
+		if (r == ISSUE_REFUSED)
+			http_rest_error(resp, 400, "the CA refused the CSR: %s", msg);
+		else
+			rest_ca_failed(resp, r == ISSUE_CA_DOWN ? CA_ERR_UNREACHABLE : CA_ERR_PROTOCOL,
+			    msg);
+		goto done;
+	}
+	if (issue_record_fill(&c, crt, pem, n->profile, "enrol", 0) != 0 ||
+	    store_cert_add(ctx->store, &c) != 0) {
+		rest_store_failed(resp);
+		goto done;
+	}
+	log_info("enrolment: node %s got certificate %s", n->cn, c.serial);
+	http_rest_data(resp, 201, enrol_answer(&c, ctx));
+done:
+	X509_free(crt);
+	free(pem);
+}
+
+HANDLER(public_certify)
+{
+	json_object *body = rest_body(req, resp);
+	const char *csrpem, *token;
+	struct store_node n = { 0 };
+	X509_REQ *csr = NULL;
+	char hash[72], why[256], cn[256];
+	int rc;
+
+	(void)args;
+	if (body == NULL)
+		return;
+	if ((csrpem = jsonx_get_string(body, "csr")) == NULL ||
+	    (token = jsonx_get_string(body, "token")) == NULL || strlen(token) > 128) {
+		http_rest_error(resp, 400, "csr and token are required");
+		goto done;
+	}
+	if ((csr = enrol_csr(csrpem, why, sizeof(why))) == NULL) {
+		http_rest_error(resp, 400, "%s", why);
+		goto done;
+	}
+	/* Which node: the CSR's CN.  One answer for every refusal below, so
+	 * that a guesser learns nothing about which nodes exist. */
+	if (cert_req_common_name(csr, cn, sizeof(cn)) != 0 ||
+	    rest_token_hash(token, hash, sizeof(hash)) != 0 ||
+	    (rc = store_node_get(ctx->store, cn, &n)) == 1) {
+		http_rest_error(resp, 403, "no valid enrolment token for this CSR");
+		goto done;
+	}
+	if (rc < 0) {
+		rest_store_failed(resp);
+		goto done;
+	}
+	if (enrol_names_match(csr, &n, why, sizeof(why)) != 0) {
+		http_rest_error(resp, 400, "%s", why);
+		goto done;
+	}
+	if ((rc = store_node_use_token(ctx->store, n.cn, hash, time(NULL))) != 0) {
+		if (rc < 0)
+			rest_store_failed(resp);
+		else
+			http_rest_error(resp, 403, "no valid enrolment token for this CSR");
+		goto done;
+	}
+	enrol_issue(ctx, csr, &n, hash, resp);
+done:
+	OPENSSL_cleanse(hash, sizeof(hash));
+	X509_REQ_free(csr);
+	store_node_free(&n);
+	json_object_put(body);
+}
+
+HANDLER(public_certs)
+{
+	(void)args;
+	rest_cert_page(ctx, req, NULL, resp, false);
+}
+
+HANDLER(public_certs_cn)
+{
+	rest_cert_page(ctx, req, args->arg[0], resp, true);
+}
+
+/* The CA's opinion, where it has one; the reference CA's ocsp_check can
+ * fail, so it is only a second opinion (ca-protocol.md). */
+static void
+enrol_ca_opinion(struct ra_ctx *ctx, const char *pem, json_object *data)
+{
+	json_object *params = json_object_new_object(), *answer = NULL;
+	const char *status;
+	char msg[256];
+
+	json_object_object_add(params, "cert", json_object_new_string(pem));
+	if (ca_call(ctx->ca, "ocsp_check", params, &answer, msg, sizeof(msg)) == CA_OK &&
+	    (status = jsonx_get_string(answer, "status")) != NULL)
+		json_object_object_add(data, "ca_status", json_object_new_string(status));
+	json_object_put(answer);
+	json_object_put(params);
+}
+
+HANDLER(public_ocsp)
+{
+	json_object *body = rest_body(req, resp), *data;
+	const char *pem, *serial;
+	struct store_cert c;
+	char canon[80];
+	X509 *crt = NULL;
+	int rc;
+
+	(void)args;
+	if (body == NULL)
+		return;
+	pem = jsonx_get_string(body, "cert");
+	serial = jsonx_get_string(body, "serial");
+	if (pem != NULL && ((crt = cert_from_pem(pem)) == NULL ||
+	    cert_serial_hex(crt, canon, sizeof(canon)) != 0)) {
+		http_rest_error(resp, 400, "cert must be a PEM certificate");
+		goto done;
+	}
+	if (pem == NULL && (serial == NULL || rest_serial_canonical(serial, canon,
+	    sizeof(canon)) != 0)) {
+		http_rest_error(resp, 400, "give cert (PEM) or serial (hex)");
+		goto done;
+	}
+	if ((rc = store_cert_by_serial(ctx->store, canon, &c)) != 0) {
+		if (rc < 0)
+			rest_store_failed(resp);
+		else
+			http_rest_error(resp, 404, "this RA did not issue serial %s", canon);
+		goto done;
+	}
+	/* A PEM must be the very certificate on record, not one with its serial. */
+	if (pem != NULL && !cert_same(crt, c.pem)) {
+		store_cert_free(&c);
+		http_rest_error(resp, 404, "this RA did not issue that certificate");
+		goto done;
+	}
+	data = rest_cert_json(&c, false);
+	enrol_ca_opinion(ctx, c.pem, data);
+	http_rest_data(resp, 200, data);
+	store_cert_free(&c);
+done:
+	X509_free(crt);
+	json_object_put(body);
+}

@@ -1,0 +1,41 @@
+/*
+ * What the REST handlers (public, admin, client) share: request bodies,
+ * error answers, certificate records as JSON.
+ */
+#ifndef UPKI_REST_H
+#define UPKI_REST_H
+
+#include <stdbool.h>
+
+#include <json-c/json.h>
+
+#include "ca.h"
+#include "http.h"
+#include "ra.h"
+#include "revoke.h"
+#include "store_cert.h"
+
+/* The JSON object of the body, or NULL with a 400 (or 415) in resp. */
+json_object *rest_body(const struct http_request *req, struct http_response *resp);
+void rest_store_failed(struct http_response *resp);
+/* 503 with Retry-After for a CA that does not answer, 502 otherwise. */
+void rest_ca_failed(struct http_response *resp, enum ca_result r, const char *msg);
+/* Letters, digits and ._- only, 1 to 64 of them: profile names. */
+bool rest_name_ok(const char *s);
+/* SHA-256 of an enrolment token, hex. */
+int rest_token_hash(const char *token, char *out, size_t outlen);
+/* Upper-case hex without leading zeros, as the store keeps serials. */
+int rest_serial_canonical(const char *in, char *out, size_t outlen);
+json_object *rest_cert_json(const struct store_cert *c, bool with_pem);
+/* GET with ?page=N&per_page=M over the certificates (of one CN). */
+void rest_cert_page(struct ra_ctx *ctx, const struct http_request *req, const char *cn,
+    struct http_response *resp, bool with_pem);
+/* Maps a revoke_* result to an error answer; 0 for REVOKE_OK. */
+int rest_revoke_result(struct http_response *resp, enum revoke_result r, const char *msg);
+/* The CA's `renew` for the certificate's CN; the new one is recorded. */
+int rest_ca_renew(struct ra_ctx *ctx, const struct store_cert *c, const char *source,
+    struct store_cert *out, struct http_response *resp);
+/* The CA's CRL to crl.pem, and nginx told to reload it. */
+void rest_crl_publish(struct ra_ctx *ctx);
+
+#endif
