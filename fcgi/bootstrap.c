@@ -96,21 +96,52 @@ ra_sans_json(const char *list)
 	return arr;
 }
 
+/* systemd's LoadCredential=seed:... puts the seed in a file that only this
+ * service can read, which beats an environment variable. */
+static char *
+ra_seed_credential(void)
+{
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	char path[PATH_MAX], *seed;
+	size_t len;
+
+	if (dir == NULL || snprintf(path, sizeof(path), "%s/seed", dir) >= (int)sizeof(path) ||
+	    (seed = fs_read(path, 4096, &len)) == NULL)
+		return NULL;
+	while (len > 0 && (seed[len - 1] == '\n' || seed[len - 1] == '\r'))
+		seed[--len] = '\0';
+	return seed;
+}
+
 /*
- * Takes the seed out of the environment: copied for our use, then its bytes
- * in the original environment block zeroed, because /proc/PID/environ shows
- * that block to anyone who may read the process, workers included.
+ * The seed: --seed, else UPKI_CA_SEED, else the systemd credential.  The
+ * environment copy is zeroed in place and removed, because
+ * /proc/PID/environ shows that block to anyone who may read the process,
+ * workers included.
  */
+static void
+ra_forget_seed_env(void)
+{
+	char *env = getenv("UPKI_CA_SEED");
+
+	if (env == NULL)
+		return;
+	OPENSSL_cleanse(env, strlen(env));
+	unsetenv("UPKI_CA_SEED");
+}
+
 static char *
 ra_take_seed(const char *given)
 {
 	char *env = getenv("UPKI_CA_SEED"), *seed;
 
-	seed = strdup(given != NULL ? given : env != NULL ? env : "");
-	if (env != NULL) {
-		OPENSSL_cleanse(env, strlen(env));
-		unsetenv("UPKI_CA_SEED");
-	}
+	if (given != NULL)
+		seed = strdup(given);
+	else if (env != NULL)
+		seed = strdup(env);
+	else
+		seed = ra_seed_credential();
+	ra_forget_seed_env();
 	return seed;
 }
 
@@ -207,7 +238,8 @@ cmd_register(const struct config *cfg, const char *given_seed)
 	int rc = 1;
 
 	if (seed == NULL || *seed == '\0') {
-		log_error("no registration seed: give --seed or set UPKI_CA_SEED");
+		log_error("no registration seed: give --seed, set UPKI_CA_SEED, or "
+		    "provide the systemd credential 'seed'");
 		goto done;
 	}
 	if (ra_data_dir_init(cfg) == 0 && ra_register(cfg, seed) == 0)
@@ -243,7 +275,7 @@ cmd_start(const struct config *cfg)
 			return 1;
 	} else {
 		/* Not needed again; keep it out of the workers' environment. */
-		free(ra_take_seed(NULL));
+		ra_forget_seed_env();
 		if (ra_data_dir_init(cfg) != 0)
 			return 1;
 	}
