@@ -278,3 +278,20 @@ def test_sigterm_leaves_no_process_behind(fresh_stack):
     assert fresh_stack.ra.wait(20) == 0
     time.sleep(0.2)
     assert [p for p in workers if alive(p)] == []
+
+
+def test_seed_from_the_systemd_credential(stack, tmp_path):
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "seed").write_text(stack.seed + "\n")
+    env = stack.ra_env(UPKI_DATA_DIR=str(tmp_path / "ra"), CREDENTIALS_DIRECTORY=str(creds),
+                       UPKI_RA_CN="RA-credential")
+    del env["UPKI_CA_SEED"]
+    r = subprocess.run([RA, "register"], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "ra" / "ra.crt").exists()
+    # Without any seed at all: one clear error.
+    env["CREDENTIALS_DIRECTORY"] = str(tmp_path / "none")
+    env["UPKI_DATA_DIR"] = str(tmp_path / "ra2")
+    r = subprocess.run([RA, "register"], env=env, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "no registration seed" in r.stderr
