@@ -406,10 +406,24 @@ store_order_get(struct store *st, const char *id, int64_t now, struct store_orde
 	    "LEFT JOIN certificates c ON c.id = o.certificate_id WHERE o.id = ?";
 	sqlite3_stmt *s;
 
-	if (store_order_expire(st, id, now) != 0 || (s = store_stmt(st, sql)) == NULL)
-		return -1;
-	store_bind_text(s, 1, id);
-	return store_one(s, store_order_row, out);
+	int rc;
+
+	/* Reads first and writes only for an order that has just expired:
+	 * polling an order must not cost a commit each time. */
+	for (int pass = 0; pass < 2; pass++) {
+		if ((s = store_stmt(st, sql)) == NULL)
+			return -1;
+		store_bind_text(s, 1, id);
+		if ((rc = store_one(s, store_order_row, out)) != 0)
+			return rc;
+		if (out->expires > now || (strcmp(out->status, "pending") != 0 &&
+		    strcmp(out->status, "ready") != 0))
+			return 0;
+		store_order_free(out);
+		if (pass == 0 && store_order_expire(st, id, now) != 0)
+			return -1;
+	}
+	return -1;
 }
 
 int
@@ -580,11 +594,18 @@ store_authz_get(struct store *st, const char *id, int64_t now, struct store_auth
 	sqlite3_stmt *s;
 	int rc;
 
-	if (store_authz_expire(st, id, now) != 0 || (s = store_stmt(st, sql)) == NULL)
-		return -1;
-	store_bind_text(s, 1, id);
-	if ((rc = store_one(s, store_authz_row, out)) != 0)
-		return rc;
+	for (int pass = 0; pass < 2; pass++) {
+		if ((s = store_stmt(st, sql)) == NULL)
+			return -1;
+		store_bind_text(s, 1, id);
+		if ((rc = store_one(s, store_authz_row, out)) != 0)
+			return rc;
+		if (out->expires > now || (strcmp(out->status, "pending") != 0 &&
+		    strcmp(out->status, "valid") != 0))
+			break;
+		if (pass == 1 || store_authz_expire(st, id, now) != 0)
+			return -1;
+	}
 	if (store_challenges_read(st, out) != 0) {
 		store_authz_free(out);
 		return -1;
