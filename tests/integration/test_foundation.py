@@ -234,8 +234,8 @@ def test_oversized_body_refused(stack):
 
 def test_killed_worker_is_replaced_and_requests_keep_succeeding(stack):
     master = stack.ra.pid
+    wait_for(lambda: len(children(master)) == stack.children, 10, "the children")
     workers = children(master)
-    assert len(workers) == stack.children
     os.kill(workers[0], signal.SIGKILL)
     for _ in range(40):
         assert get(stack, "/api/v1/public/profiles").status == 200
@@ -272,8 +272,8 @@ def test_sigterm_leaves_no_process_behind(fresh_stack):
     fresh_stack.start_devca()
     fresh_stack.start_ra()
     master = fresh_stack.ra.pid
+    wait_for(lambda: len(children(master)) == fresh_stack.children, 10, "the children")
     workers = children(master)
-    assert len(workers) == fresh_stack.children
     os.kill(master, signal.SIGTERM)
     assert fresh_stack.ra.wait(20) == 0
     time.sleep(0.2)
