@@ -154,8 +154,8 @@ ca_exchange(struct ca_client *ca, const char *req, char **reply, size_t *replyle
 	return CA_OK;
 }
 
-static enum ca_result
-ca_decode(const char *task, const char *reply, size_t len, json_object **data,
+enum ca_result
+ca_reply_decode(const char *task, const char *reply, size_t len, json_object **data,
     char *msg, size_t msglen)
 {
 	json_object *root, *d;
@@ -208,7 +208,7 @@ ca_call(struct ca_client *ca, const char *task, json_object *params,
 		log_debug("CA task %s: %s", task, msg);
 		return r;
 	}
-	r = ca_decode(task, reply, replylen, data, msg, msglen);
+	r = ca_reply_decode(task, reply, replylen, data, msg, msglen);
 	free(reply);
 	if (r != CA_OK && r != CA_ERR_UNSUPPORTED)
 		log_debug("CA task %s: %s", task, msg);

@@ -39,6 +39,17 @@ enum ca_result ca_call(struct ca_client *ca, const char *task, json_object *para
 
 const char *ca_result_str(enum ca_result r);
 
+/*
+ * Decodes one CA reply (the text of the frame, len bytes, not necessarily
+ * NUL-terminated) as ca_call does: {"EVENT":"ANSWER","DATA":...} gives CA_OK
+ * and *data (a new reference), {"EVENT":"UPKI ERROR","MSG":...} gives
+ * CA_ERR_REFUSED or CA_ERR_UNSUPPORTED with the CA's message in msg,
+ * anything else CA_ERR_PROTOCOL.  task only names the request in msg.
+ * Exposed for tests/fuzz/fuzz_ca_reply.c.
+ */
+enum ca_result ca_reply_decode(const char *task, const char *reply, size_t len,
+    json_object **data, char *msg, size_t msglen);
+
 /* Conveniences for the tasks whose DATA is a string (get_ca) or needs
  * decoding (get_crl, generate_crl: base64 DER -> PEM).  *out is malloc'd. */
 enum ca_result ca_get_ca_pem(struct ca_client *ca, char **out, char *msg, size_t msglen);

@@ -34,6 +34,7 @@ struct config {
 	char acme_profiles[CONFIG_STR];    /* profiles an order may ask for */
 	char allowed_names[CONFIG_STR];    /* DNS suffixes; "" allows any */
 	int validators;
+	bool eab_required;                 /* accounts need an admin's EAB key */
 	char nginx_pid[CONFIG_STR];        /* nginx's pid file, to reload it */
 	int token_ttl;                     /* enrolment tokens, seconds */
 	int admin_cache_s;                 /* how long the CA's admin list is kept */

@@ -112,6 +112,16 @@ static const char *const store_migrations[] = {
 	/* 2 -> 3: an admin removed at the RA stays as a tombstone, so that the
 	 * CA's admin list, which workers cache, cannot bring it back. */
 	"ALTER TABLE admins ADD COLUMN removed_at INTEGER;",
+
+	/* 3 -> 4: external account binding keys (RFC 8555 7.3.4), each good
+	 * for one ACME account. */
+	"CREATE TABLE eab_keys ("
+	"  kid TEXT PRIMARY KEY,"
+	"  hmac_key TEXT NOT NULL,"             /* base64url; the MAC needs it */
+	"  created_by TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  account_id INTEGER REFERENCES accounts(id),"
+	"  used_at INTEGER);",
 };
 
 #define STORE_NMIGRATIONS ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))

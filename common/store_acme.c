@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "store_eab.h"
 #include "store_impl.h"
 
 /* How long an order may stay "processing" before it is taken back to
@@ -106,8 +107,8 @@ store_account_by_kid(struct store *st, const char *kid, struct store_account *ou
 	return store_one(s, store_account_row, out);
 }
 
-int
-store_account_create(struct store *st, struct store_account *a)
+static int
+store_account_insert(struct store *st, struct store_account *a)
 {
 	static const char sql[] = "INSERT INTO accounts (kid, thumbprint, jwk, contact, "
 	    "status, tos_agreed, created_at) VALUES (?, ?, ?, ?, 'valid', 1, ?)";
@@ -132,6 +133,26 @@ store_account_create(struct store *st, struct store_account *a)
 	a->id = sqlite3_last_insert_rowid(st->db);
 	snprintf(a->status, sizeof(a->status), "valid");
 	return 0;
+}
+
+int
+store_account_create(struct store *st, struct store_account *a, const char *eab_kid)
+{
+	int rc;
+
+	if (eab_kid == NULL)
+		return store_account_insert(st, a);
+	/* The account and the use of its binding key stand or fall together. */
+	if (store_begin(st) != 0)
+		return -1;
+	if ((rc = store_account_insert(st, a)) == 0 &&
+	    (rc = store_eab_use(st, eab_kid, a->id, a->created_at)) == 1)
+		rc = 2;
+	if (rc != 0) {
+		store_rollback(st);
+		return rc;
+	}
+	return store_commit(st);
 }
 
 int

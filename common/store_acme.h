@@ -85,7 +85,9 @@ void store_authz_free(struct store_authz *a);
 /* Accounts */
 int store_account_by_thumbprint(struct store *st, const char *tp, struct store_account *out);
 int store_account_by_kid(struct store *st, const char *kid, struct store_account *out);
-int store_account_create(struct store *st, struct store_account *a);
+/* 1 when the key has an account already; with eab_kid (NULL for none), 2
+ * when that external account binding key was used meanwhile. */
+int store_account_create(struct store *st, struct store_account *a, const char *eab_kid);
 int store_account_set_contact(struct store *st, int64_t id, const char *contact);
 int store_account_deactivate(struct store *st, int64_t id);
 /* 1 when the new key is already some account's (RFC 8555 7.3.5: 409). */

@@ -7,10 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "acme.h"
+#include "b64.h"
 #include "handlers.h"
 #include "jsonx.h"
 #include "log.h"
+#include "store_eab.h"
 
 #define ACME_MAX_CONTACTS 4
 #define ACME_CONTACT_MAX 254
@@ -123,23 +127,83 @@ acme_account_existing(struct ra_ctx *ctx, const struct http_request *req,
 
 static int
 acme_account_insert(struct ra_ctx *ctx, const struct acme_req *ar, const char *tp,
-    char *contact, struct store_account *a)
+    char *contact, const char *eab_kid, struct store_account *a)
 {
 	memset(a, 0, sizeof(*a));
+	a->contact = contact;
 	if (acme_random_id(a->kid, sizeof(a->kid), 16) != 0)
 		return -1;
 	snprintf(a->thumbprint, sizeof(a->thumbprint), "%s", tp);
 	a->jwk = strdup(jsonx_print(ar->jws.jwk));
-	a->contact = contact;
 	a->created_at = ar->now;
-	return a->jwk != NULL ? store_account_create(ctx->store, a) : -1;
+	return a->jwk != NULL ? store_account_create(ctx->store, a, eab_kid) : -1;
+}
+
+/*
+ * External account binding (RFC 8555 7.3.4): an HS256 JWS over the account
+ * key, made with a key an admin handed out.  On success eab_kid names the
+ * key, which the account creation then uses up.  Writes the problem and
+ * returns -1 otherwise.
+ */
+static int
+acme_eab_check(struct ra_ctx *ctx, const struct acme_req *ar, const char *tp, char *eab_kid,
+    size_t kidlen, struct http_response *resp)
+{
+	json_object *eab = jsonx_get_object(ar->payload, "externalAccountBinding"), *inner;
+	struct jws j = { 0 };
+	struct store_eab key;
+	unsigned char *mac = NULL;
+	char why[256], itp[64];
+	size_t maclen;
+	int rc = -1;
+
+	eab_kid[0] = '\0';
+	if (eab == NULL) {
+		if (!ctx->cfg->eab_required)
+			return 0;
+		acme_problem(resp, 400, ACME_ERR("externalAccountRequired"), NULL,
+		    "this RA needs an external account binding: ask an admin for a key");
+		return -1;
+	}
+	if (jws_parse_eab(eab, &j, why, sizeof(why)) != JWS_OK ||
+	    strcmp(j.url, ar->url) != 0) {
+		acme_problem(resp, 400, ACME_ERR("malformed"), NULL, "externalAccountBinding: %s",
+		    j.url != NULL ? "url must be the new-account URL" : why);
+		goto done;
+	}
+	inner = jsonx_parse((const char *)j.payload, j.payload_len, 8192, NULL, 0);
+	rc = inner != NULL ? jwk_thumbprint(inner, itp, sizeof(itp)) : -1;
+	json_object_put(inner);
+	if (rc != 0 || strcmp(itp, tp) != 0) {
+		acme_problem(resp, 400, ACME_ERR("malformed"), NULL,
+		    "externalAccountBinding must sign the account's own key");
+		rc = -1;
+		goto done;
+	}
+	rc = -1;
+	if (store_eab_get(ctx->store, j.kid, &key) != 0 || key.account_id != 0 ||
+	    (mac = b64url_decode(key.hmac_key, strlen(key.hmac_key), &maclen)) == NULL ||
+	    jws_verify_hs256(&j, mac, maclen) != JWS_OK) {
+		acme_problem(resp, 401, ACME_ERR("unauthorized"), NULL,
+		    "externalAccountBinding: unknown or used key, or a wrong MAC");
+		goto done;
+	}
+	snprintf(eab_kid, kidlen, "%s", key.kid);
+	rc = 0;
+done:
+	if (mac != NULL) {
+		OPENSSL_cleanse(mac, maclen);
+		free(mac);
+	}
+	jws_free(&j);
+	return rc;
 }
 
 HANDLER(acme_new_account)
 {
 	struct acme_req ar;
 	struct store_account a = { 0 };
-	char tp[64], *contact = NULL;
+	char tp[64], eab_kid[64], *contact = NULL;
 	bool only_existing = false, agreed = false;
 	int rc;
 
@@ -168,13 +232,18 @@ HANDLER(acme_new_account)
 		    "you must agree to the terms of service at %s", ctx->cfg->tos_url);
 		goto done;
 	}
-	if ((contact = acme_contacts(ar.payload, resp)) == NULL)
+	if ((contact = acme_contacts(ar.payload, resp)) == NULL ||
+	    acme_eab_check(ctx, &ar, tp, eab_kid, sizeof(eab_kid), resp) != 0)
 		goto done;
-	rc = acme_account_insert(ctx, &ar, tp, contact, &a);
+	rc = acme_account_insert(ctx, &ar, tp, contact, eab_kid[0] ? eab_kid : NULL, &a);
 	contact = NULL;         /* owned by a now */
-	if (rc == 1)            /* a racing request registered the same key */
+	if (rc == 1) {          /* a racing request registered the same key */
 		rc = acme_account_existing(ctx, req, resp, tp);
-	else if (rc == 0) {
+	} else if (rc == 2) {
+		acme_problem(resp, 401, ACME_ERR("unauthorized"), NULL,
+		    "externalAccountBinding: the key was used meanwhile");
+		rc = 0;
+	} else if (rc == 0) {
 		log_info("acme: new account %s", a.kid);
 		acme_account_reply(ctx, req, resp, 201, &a);
 	}

@@ -32,7 +32,8 @@ acme_directory_meta(struct ra_ctx *ctx, const struct http_request *req)
 	host = strstr(base, "://");
 	json_object_array_add(caa, json_object_new_string(host != NULL ? host + 3 : base));
 	json_object_object_add(meta, "caaIdentities", caa);
-	json_object_object_add(meta, "externalAccountRequired", json_object_new_boolean(0));
+	json_object_object_add(meta, "externalAccountRequired",
+	    json_object_new_boolean(ctx->cfg->eab_required));
 	return meta;
 }
 

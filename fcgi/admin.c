@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "acme.h"
 #include "auth.h"
 #include "b64.h"
 #include "handlers.h"
@@ -22,6 +23,7 @@
 #include "rest.h"
 #include "revoke.h"
 #include "store_admin.h"
+#include "store_eab.h"
 #include "store_node.h"
 
 #define ADMIN_MAX_SANS 32
@@ -498,4 +500,68 @@ HANDLER(admin_options)
 	}
 	json_object_put(names);
 	http_rest_data(resp, 200, out);
+}
+
+/* -- external account binding keys -------------------------------------------- */
+
+static void
+admin_eab_add(const struct store_eab *e, void *arg)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "kid", json_object_new_string(e->kid));
+	json_object_object_add(o, "created_by", json_object_new_string(e->created_by));
+	json_object_object_add(o, "created_at", json_object_new_int64(e->created_at));
+	json_object_object_add(o, "used", json_object_new_boolean(e->account_id != 0));
+	json_object_array_add(arg, o);
+}
+
+HANDLER(admin_eab_keys)
+{
+	json_object *list = json_object_new_array();
+
+	(void)req;
+	(void)args;
+	if (store_eab_each(ctx->store, admin_eab_add, list) != 0) {
+		json_object_put(list);
+		rest_store_failed(resp);
+		return;
+	}
+	http_rest_data(resp, 200, list);
+}
+
+/* A key id and a 256-bit HMAC key for one ACME account; the key is shown
+ * this once. */
+HANDLER(admin_eab_create)
+{
+	struct store_eab e = { 0 };
+	unsigned char raw[32];
+	json_object *data;
+	char *key = NULL;
+
+	(void)req;
+	if (acme_random_id(e.kid, sizeof(e.kid), 12) != 0 || RAND_bytes(raw, sizeof(raw)) != 1 ||
+	    (key = b64url_encode(raw, sizeof(raw))) == NULL) {
+		http_rest_error(resp, 500, "cannot make a key");
+		goto done;
+	}
+	snprintf(e.hmac_key, sizeof(e.hmac_key), "%s", key);
+	snprintf(e.created_by, sizeof(e.created_by), "%s", args->who->dn);
+	e.created_at = time(NULL);
+	if (store_eab_create(ctx->store, &e) != 0) {
+		rest_store_failed(resp);
+		goto done;
+	}
+	log_info("admin %s: made external account binding key %s", args->who->dn, e.kid);
+	data = json_object_new_object();
+	json_object_object_add(data, "kid", json_object_new_string(e.kid));
+	json_object_object_add(data, "hmac_key", json_object_new_string(key));
+	http_rest_data(resp, 201, data);
+done:
+	OPENSSL_cleanse(raw, sizeof(raw));
+	OPENSSL_cleanse(&e, sizeof(e));
+	if (key != NULL) {
+		OPENSSL_cleanse(key, strlen(key));
+		free(key);
+	}
 }

@@ -38,6 +38,8 @@ HANDLER(admin_cert_renew);
 HANDLER(admin_crl_generate);
 HANDLER(admin_config);
 HANDLER(admin_options);
+HANDLER(admin_eab_keys);
+HANDLER(admin_eab_create);
 
 /* client.c */
 HANDLER(client_certificate);

@@ -54,6 +54,8 @@ static const struct route router_table[] = {
 	{ M_POST, "/api/v1/crl/generate", AUTH_ADMIN, admin_crl_generate },
 	{ M_GET | M_HEAD, "/api/v1/config", AUTH_ADMIN, admin_config },
 	{ M_GET | M_HEAD, "/api/v1/options", AUTH_ADMIN, admin_options },
+	{ M_GET | M_HEAD, "/api/v1/eab", AUTH_ADMIN, admin_eab_keys },
+	{ M_POST, "/api/v1/eab", AUTH_ADMIN, admin_eab_create },
 
 	{ M_GET | M_HEAD, "/api/client/certificate", AUTH_CLIENT, client_certificate },
 	{ M_GET | M_HEAD, "/api/client/status", AUTH_CLIENT, client_status },

@@ -239,3 +239,13 @@ def issued_by(leaf, ca):
     except Exception:
         return False
     return leaf.issuer == ca.subject
+
+
+def eab(kid, hmac_key_b64u, url, account_key):
+    """An externalAccountBinding object (RFC 8555 7.3.4)."""
+    import hmac as _hmac
+    protected = b64u(json.dumps({"alg": "HS256", "kid": kid, "url": url}))
+    payload = b64u(json.dumps(account_key.jwk()))
+    key = base64.urlsafe_b64decode(hmac_key_b64u + "=" * (-len(hmac_key_b64u) % 4))
+    mac = _hmac.new(key, f"{protected}.{payload}".encode(), hashlib.sha256).digest()
+    return {"protected": protected, "payload": payload, "signature": b64u(mac)}

@@ -625,3 +625,62 @@ def test_terms_of_service_must_be_agreed(tmp_path_factory):
         assert c.new_account().status == 201
     finally:
         finish_stack(s)
+
+
+def make_admin(stack, tmp_path):
+    """A client certificate from the dev CA, made an admin of the RA."""
+    import zmq
+    from conftest import BUILD
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.REQ)
+    sock.connect(f"tcp://127.0.0.1:{stack.ca_port}")
+    sock.send_string(json.dumps({"TASK": "generate", "params": {
+        "cn": "eab-admin", "profile": "admin", "sans": [], "local": True}}))
+    data = json.loads(sock.recv_string())["DATA"]
+    sock.close()
+    crt, key = tmp_path / "admin.crt", tmp_path / "admin.key"
+    crt.write_text(data["certificate"])
+    key.write_text(data["private_key"])
+    ra = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), BUILD, "upki-ra")
+    subprocess.run([ra, "admin", "add", data["dn"]], env=stack.ra_env(), check=True,
+                   capture_output=True)
+    return str(crt), str(key)
+
+
+def test_external_account_binding(tmp_path_factory, tmp_path):
+    from acme_client import eab
+    from conftest import request
+    s = make_stack(tmp_path_factory, "eab", env={"UPKI_RA_EAB_REQUIRED": "true"})
+    try:
+        s.start()
+        crt, key = make_admin(s, tmp_path)
+        c = Client(s.base_url, s.ca_cert)
+        assert c.directory["meta"]["externalAccountRequired"] is True
+        r = c.new_account()
+        assert r.status == 400 and r.problem["type"] == err("externalAccountRequired")
+
+        made = request(s, "POST", "/api/v1/eab", body={}, cert=crt, key=key)
+        assert made.status == 201, made.body
+        kid, hmac_key = made.json()["data"]["kid"], made.json()["data"]["hmac_key"]
+        url = c.directory["newAccount"]
+
+        wrong = eab(kid, b64u(b"\0" * 32), url, c.key)
+        r = c.new_account(externalAccountBinding=wrong)
+        assert r.status == 401 and r.problem["type"] == err("unauthorized")
+        other_key = eab(kid, hmac_key, url, Key("P-256"))   # signs another key
+        r = c.new_account(externalAccountBinding=other_key)
+        assert r.status == 400 and r.problem["type"] == err("malformed")
+
+        r = c.new_account(externalAccountBinding=eab(kid, hmac_key, url, c.key))
+        assert r.status == 201, r
+
+        again = Client(s.base_url, s.ca_cert)
+        r = again.new_account(externalAccountBinding=eab(kid, hmac_key, url, again.key))
+        assert r.status == 401 and r.problem["type"] == err("unauthorized")
+        listed = request(s, "GET", "/api/v1/eab", cert=crt, key=key).json()["data"]
+        assert listed == [{"kid": kid, "created_by": listed[0]["created_by"],
+                           "created_at": listed[0]["created_at"], "used": True}]
+        assert "hmac_key" not in json.dumps(listed)
+    finally:
+        finish_stack(s)
