@@ -41,6 +41,7 @@ static const struct config_key config_keys[] = {
 	S("acme-profiles", "UPKI_RA_ACME_PROFILES", acme_profiles, "server,webapp"),
 	S("allowed-names", "UPKI_RA_ALLOWED_NAMES", allowed_names, ""),
 	B("eab-required", "UPKI_RA_EAB_REQUIRED", eab_required, "false"),
+	I("rate-orders", "UPKI_RA_RATE_ORDERS", rate_orders, "300", 0, 1000000),
 	S("tos-url", "UPKI_RA_TOS_URL", tos_url, ""),
 	S("listen", "UPKI_RA_LISTEN", listen, ""),
 	I("workers", "UPKI_RA_WORKERS", workers, "4", 1, 256),

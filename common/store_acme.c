@@ -234,6 +234,27 @@ store_account_orders(struct store *st, int64_t account_id, int offset, int max,
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
+int
+store_account_orders_since(struct store *st, int64_t account_id, int64_t since,
+    int64_t *oldest)
+{
+	static const char sql[] = "SELECT count(*), min(created_at) FROM orders "
+	    "WHERE account_id = ? AND created_at > ?";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int n = -1;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, account_id);
+	sqlite3_bind_int64(s, 2, since);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		n = sqlite3_column_int(s, 0);
+		*oldest = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_reset(s);
+	return n;
+}
+
 /* -- nonces ------------------------------------------------------------------ */
 
 int

@@ -97,6 +97,11 @@ int store_account_set_key(struct store *st, int64_t id, const char *jwk, const c
 int store_account_orders(struct store *st, int64_t account_id, int offset, int max,
     char ids[][STORE_ID_MAX], int *n);
 
+/* How many orders the account made since then; *oldest gets the time of
+ * the oldest of them (for Retry-After).  -1 on error. */
+int store_account_orders_since(struct store *st, int64_t account_id, int64_t since,
+    int64_t *oldest);
+
 /* Nonces: 0 first use, 1 already used. */
 int store_nonce_use(struct store *st, const char *nonce, int64_t expires);
 

@@ -17,6 +17,30 @@ acme_directory_add(json_object *dir, struct ra_ctx *ctx, const struct http_reque
 	json_object_object_add(dir, key, json_object_new_string(url));
 }
 
+/* The ACME profiles draft: the CA profiles an order may name. */
+static json_object *
+acme_directory_profiles(const struct config *cfg)
+{
+	json_object *profiles = json_object_new_object();
+	char name[64];
+
+	for (const char *p = cfg->acme_profiles; *p != '\0';) {
+		size_t len = strcspn(p, ",");
+
+		if (len > 0 && len < sizeof(name)) {
+			memcpy(name, p, len);
+			name[len] = '\0';
+			json_object_object_add(profiles, name, json_object_new_string(
+			    strcmp(name, cfg->acme_profile) == 0 ?
+			    "uPKI CA profile (the default)" : "uPKI CA profile"));
+		}
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return profiles;
+}
+
 static json_object *
 acme_directory_meta(struct ra_ctx *ctx, const struct http_request *req)
 {
@@ -34,6 +58,7 @@ acme_directory_meta(struct ra_ctx *ctx, const struct http_request *req)
 	json_object_object_add(meta, "caaIdentities", caa);
 	json_object_object_add(meta, "externalAccountRequired",
 	    json_object_new_boolean(ctx->cfg->eab_required));
+	json_object_object_add(meta, "profiles", acme_directory_profiles(ctx->cfg));
 	return meta;
 }
 

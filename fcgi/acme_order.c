@@ -222,6 +222,30 @@ acme_identifiers_json(const struct ident *ids, int n)
 	return arr;
 }
 
+/* One broken client must not starve the CA: at most rate_orders new
+ * orders per account in any hour. */
+static int
+acme_order_rate(struct ra_ctx *ctx, const struct acme_req *ar, struct http_response *resp)
+{
+	int64_t oldest = 0;
+	int n;
+
+	if (ctx->cfg->rate_orders == 0)
+		return 0;
+	n = store_account_orders_since(ctx->store, ar->account.id, ar->now - 3600, &oldest);
+	if (n < 0) {
+		acme_store_failed(resp);
+		return -1;
+	}
+	if (n < ctx->cfg->rate_orders)
+		return 0;
+	http_header_add(resp, "Retry-After", "%lld",
+	    (long long)(oldest + 3600 - ar->now > 1 ? oldest + 3600 - ar->now : 1));
+	acme_problem(resp, 429, ACME_ERR("rateLimited"), NULL,
+	    "at most %d new orders per account per hour", ctx->cfg->rate_orders);
+	return -1;
+}
+
 HANDLER(acme_new_order)
 {
 	static struct ident ids[ACME_MAX_IDENTIFIERS];
@@ -238,6 +262,8 @@ HANDLER(acme_new_order)
 		acme_problem(resp, 400, ACME_ERR("malformed"), NULL, "new-order needs a payload");
 		goto done;
 	}
+	if (acme_order_rate(ctx, &ar, resp) != 0)
+		goto done;
 	/* The CA's profile fixes the validity; an order cannot choose it. */
 	if (json_object_object_get_ex(ar.payload, "notBefore", &v) ||
 	    json_object_object_get_ex(ar.payload, "notAfter", &v)) {

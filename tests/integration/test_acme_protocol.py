@@ -684,3 +684,32 @@ def test_external_account_binding(tmp_path_factory, tmp_path):
         assert "hmac_key" not in json.dumps(listed)
     finally:
         finish_stack(s)
+
+
+def test_rate_limited_orders(tmp_path_factory):
+    s = make_stack(tmp_path_factory, "rate", env={"UPKI_RA_RATE_ORDERS": "3"})
+    try:
+        s.start()
+        c = Client(s.base_url, s.ca_cert)
+        c.new_account()
+        for i in range(3):
+            assert c.new_order([f"rate{i}.example.test"]).status == 201
+        r = c.new_order(["rate3.example.test"])
+        assert r.status == 429 and r.problem["type"] == err("rateLimited")
+        assert 1 <= int(r.header("retry-after")) <= 3600
+        # Another account is not held back by the first one.
+        other = Client(s.base_url, s.ca_cert)
+        other.new_account()
+        assert other.new_order(["rate4.example.test"]).status == 201
+    finally:
+        finish_stack(s)
+
+
+def test_profiles(env, client):
+    assert set(client.directory["meta"]["profiles"]) == {"server", "webapp"}
+    r = client.new_order(["prof.example.test"], profile="ca")
+    assert r.status == 400 and r.problem["type"] == err("invalidProfile")
+    order, _ = ready_order(env, client, ["prof2.example.test"])
+    assert order["profile"] == "server"
+    r = client.new_order(["prof3.example.test"], profile="webapp")
+    assert r.status == 201 and r.json()["profile"] == "webapp"
