@@ -72,6 +72,7 @@ HANDLER(acme_directory)
 	acme_directory_add(dir, ctx, req, "newOrder", "/acme/new-order");
 	acme_directory_add(dir, ctx, req, "revokeCert", "/acme/revoke-cert");
 	acme_directory_add(dir, ctx, req, "keyChange", "/acme/key-change");
+	acme_directory_add(dir, ctx, req, "renewalInfo", "/acme/renewal-info");
 	json_object_object_add(dir, "meta", acme_directory_meta(ctx, req));
 	acme_json(resp, 200, dir);
 }

@@ -67,6 +67,9 @@ HANDLER(acme_certificate);
 HANDLER(acme_authz);
 HANDLER(acme_challenge);
 
+/* acme_ari.c */
+HANDLER(acme_renewal_info);
+
 /* acme_revoke.c */
 HANDLER(acme_revoke);
 

@@ -75,6 +75,7 @@ static const struct route router_table[] = {
 	{ M_POST, "/acme/challenge/*/*", AUTH_ACME, acme_challenge },
 	{ M_POST, "/acme/cert/*", AUTH_ACME, acme_certificate },
 	{ M_POST, "/acme/revoke-cert", AUTH_ACME, acme_revoke },
+	{ M_GET | M_HEAD, "/acme/renewal-info/*", AUTH_ACME, acme_renewal_info },
 };
 
 #define ROUTER_NROUTES (sizeof(router_table) / sizeof(router_table[0]))

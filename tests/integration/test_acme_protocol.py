@@ -713,3 +713,20 @@ def test_profiles(env, client):
     assert order["profile"] == "server"
     r = client.new_order(["prof3.example.test"], profile="webapp")
     assert r.status == 201 and r.json()["profile"] == "webapp"
+
+
+def test_renewal_info(env, client):
+    crt, _ = issue(env, client, ["ari.example.test"])
+    aki = crt.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    serial = crt.serial_number.to_bytes((crt.serial_number.bit_length() + 8) // 8, "big")
+    certid = f"{b64u(aki.key_identifier)}.{b64u(serial)}"
+    assert client.directory["renewalInfo"].endswith("/acme/renewal-info")
+    r = client.get(f"{client.directory['renewalInfo']}/{certid}")
+    assert r.status == 200 and int(r.header("retry-after")) > 0
+    window = r.json()["suggestedWindow"]
+    life = crt.not_valid_after - crt.not_valid_before
+    start = crt.not_valid_before + life * 2 / 3
+    assert window["start"] == start.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert window["start"] < window["end"] < crt.not_valid_after.strftime("%Y-%m-%dT%H:%M:%SZ")
+    bad = client.get(f"{client.directory['renewalInfo']}/not-a-certid")
+    assert bad.status == 400 and bad.problem["type"] == err("malformed")
