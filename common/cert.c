@@ -91,13 +91,17 @@ int
 cert_serial_hex(const X509 *crt, char *out, size_t outlen)
 {
 	BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(crt), NULL);
+	const char *p;
 	char *hex;
 	int rc = -1;
 
 	if (bn == NULL || (hex = BN_bn2hex(bn)) == NULL)
 		goto done;
-	if (strlen(hex) < outlen) {
-		strcpy(out, hex);
+	/* BN_bn2hex writes whole bytes ("0A1B"); one spelling per serial. */
+	for (p = hex; *p == '0' && p[1] != '\0'; p++)
+		;
+	if (strlen(p) < outlen) {
+		strcpy(out, p);
 		rc = 0;
 	}
 	OPENSSL_free(hex);

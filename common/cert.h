@@ -21,7 +21,8 @@ char *cert_crl_der_to_pem(const unsigned char *der, size_t len);
 X509 *cert_from_pem(const char *pem);
 /* True when the PEM private key is the one of the PEM certificate. */
 bool cert_key_matches(const char *cert_pem, const char *key_pem);
-/* Serial as upper-case hex without leading zeros (as nginx prints it). */
+/* Serial as upper-case hex without leading zeros: the one spelling the
+ * store keeps. */
 int cert_serial_hex(const X509 *crt, char *out, size_t outlen);
 /* The subject's first Common Name, or -1 when it has none. */
 int cert_common_name(const X509 *crt, char *out, size_t outlen);

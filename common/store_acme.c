@@ -333,8 +333,8 @@ store_order_create(struct store *st, struct store_order *o, struct store_new_aut
     int naz)
 {
 	static const char sql[] = "INSERT INTO orders (id, account_id, status, expires, "
-	    "identifiers, not_before, not_after, profile, created_at) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)";
+	    "identifiers, not_before, not_after, profile, created_at, replaces) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 	sqlite3_stmt *s;
 	int all_valid = 1;
 
@@ -356,6 +356,7 @@ store_order_create(struct store *st, struct store_order *o, struct store_new_aut
 		sqlite3_bind_int64(s, 7, o->not_after);
 	store_bind_text(s, 8, o->profile);
 	sqlite3_bind_int64(s, 9, o->created_at);
+	store_bind_text(s, 10, o->replaces[0] != '\0' ? o->replaces : NULL);
 	if (store_exec(s) != 1)
 		goto fail;
 	for (int i = 0; i < naz; i++) {
@@ -399,7 +400,7 @@ store_authz_reusable(struct store *st, int64_t account_id, const char *type,
 
 #define ORDER_COLUMNS "o.id, o.account_id, o.status, o.expires, o.identifiers, " \
     "o.not_before, o.not_after, o.profile, o.error, o.certificate_id, o.created_at, " \
-    "c.serial"
+    "c.serial, o.replaces"
 
 static int
 store_order_row(sqlite3_stmt *s, void *p)
@@ -410,7 +411,8 @@ store_order_row(sqlite3_stmt *s, void *p)
 	if (store_col_text(s, 0, o->id, sizeof(o->id)) != 0 ||
 	    store_col_text(s, 2, o->status, sizeof(o->status)) != 0 ||
 	    store_col_text(s, 7, o->profile, sizeof(o->profile)) != 0 ||
-	    store_col_text(s, 11, o->certificate_serial, sizeof(o->certificate_serial)) != 0)
+	    store_col_text(s, 11, o->certificate_serial, sizeof(o->certificate_serial)) != 0 ||
+	    store_col_text(s, 12, o->replaces, sizeof(o->replaces)) != 0)
 		return -1;
 	o->account_id = sqlite3_column_int64(s, 1);
 	o->expires = sqlite3_column_int64(s, 3);

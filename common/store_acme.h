@@ -40,6 +40,7 @@ struct store_order {
 	char *error;                /* JSON problem text or NULL */
 	int64_t certificate_id;     /* 0 = none yet */
 	char certificate_serial[80];
+	char replaces[128];         /* ARI CertID of the certificate it renews */
 	int64_t created_at;
 };
 

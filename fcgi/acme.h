@@ -73,6 +73,9 @@ bool acme_owner(const struct acme_req *ar, int64_t account_id, struct http_respo
 /* The store failed: 500 serverInternal. */
 void acme_store_failed(struct http_response *resp);
 
+/* ARI CertID -> serial as the store keeps it (acme_ari.c). */
+int acme_ari_serial(const char *certid, char *out, size_t outlen);
+
 /* Finalize (acme_issue.c): checks the payload's CSR against the order,
  * has the CA sign it, checks what came back and records it.  0 when the
  * order is now valid; otherwise the response holds the problem. */

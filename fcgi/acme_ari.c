@@ -17,8 +17,7 @@
 
 #define ARI_RETRY_AFTER 21600   /* clients ask again in six hours */
 
-/* CertID -> serial as the store keeps it (upper-case hex, no leading 0). */
-static int
+int
 acme_ari_serial(const char *certid, char *out, size_t outlen)
 {
 	const char *dot = strchr(certid, '.');

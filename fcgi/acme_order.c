@@ -47,6 +47,8 @@ acme_order_json(struct ra_ctx *ctx, const struct http_request *req,
 		json_object_object_add(obj, "error", json_tokener_parse(o->error));
 	if (o->profile[0] != '\0')
 		json_object_object_add(obj, "profile", json_object_new_string(o->profile));
+	if (o->replaces[0] != '\0')
+		json_object_object_add(obj, "replaces", json_object_new_string(o->replaces));
 	if (strcmp(o->status, "processing") == 0)
 		http_header_add(resp, "Retry-After", "2");
 	return obj;
@@ -246,6 +248,36 @@ acme_order_rate(struct ra_ctx *ctx, const struct acme_req *ar, struct http_respo
 	return -1;
 }
 
+/* RFC 9773 "replaces": the certificate this order renews, one of the
+ * account's own. */
+static int
+acme_order_replaces(struct ra_ctx *ctx, const struct acme_req *ar, struct store_order *o,
+    struct http_response *resp)
+{
+	const char *certid = jsonx_get_string(ar->payload, "replaces");
+	struct store_cert c;
+	char serial[48];
+	json_object *v;
+	int rc;
+
+	if (certid == NULL) {
+		if (!json_object_object_get_ex(ar->payload, "replaces", &v))
+			return 0;
+	} else if (strlen(certid) < sizeof(o->replaces) &&
+	    acme_ari_serial(certid, serial, sizeof(serial)) == 0 &&
+	    (rc = store_cert_by_serial(ctx->store, serial, &c)) == 0) {
+		rc = c.account_id == ar->account.id ? 0 : -1;
+		store_cert_free(&c);
+		if (rc == 0) {
+			snprintf(o->replaces, sizeof(o->replaces), "%s", certid);
+			return 0;
+		}
+	}
+	acme_problem(resp, 400, ACME_ERR("malformed"), NULL,
+	    "replaces must be the CertID of one of this account's certificates");
+	return -1;
+}
+
 HANDLER(acme_new_order)
 {
 	static struct ident ids[ACME_MAX_IDENTIFIERS];
@@ -262,7 +294,7 @@ HANDLER(acme_new_order)
 		acme_problem(resp, 400, ACME_ERR("malformed"), NULL, "new-order needs a payload");
 		goto done;
 	}
-	if (acme_order_rate(ctx, &ar, resp) != 0)
+	if (acme_order_rate(ctx, &ar, resp) != 0 || acme_order_replaces(ctx, &ar, &o, resp) != 0)
 		goto done;
 	/* The CA's profile fixes the validity; an order cannot choose it. */
 	if (json_object_object_get_ex(ar.payload, "notBefore", &v) ||

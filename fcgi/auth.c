@@ -8,6 +8,7 @@
 #include "cert.h"
 #include "jsonx.h"
 #include "log.h"
+#include "rest.h"
 #include "store_admin.h"
 
 #define AUTH_MAX_CA_ADMINS 256
@@ -44,8 +45,9 @@ auth_client(const struct http_request *req, struct auth_identity *id,
 	}
 	if (req->client_dn == NULL || dn_canonical(req->client_dn, id->dn, sizeof(id->dn)) != 0)
 		goto bad;
-	snprintf(id->serial, sizeof(id->serial), "%.79s",
-	    req->client_serial != NULL ? req->client_serial : "");
+	if (req->client_serial == NULL ||
+	    rest_serial_canonical(req->client_serial, id->serial, sizeof(id->serial)) != 0)
+		id->serial[0] = '\0';
 	return 0;
 bad:
 	auth_identity_free(id);

@@ -730,3 +730,14 @@ def test_renewal_info(env, client):
     assert window["start"] < window["end"] < crt.not_valid_after.strftime("%Y-%m-%dT%H:%M:%SZ")
     bad = client.get(f"{client.directory['renewalInfo']}/not-a-certid")
     assert bad.status == 400 and bad.problem["type"] == err("malformed")
+
+
+def test_order_replaces(env, client):
+    crt, _ = issue(env, client, ["replace.example.test"])
+    aki = crt.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value
+    serial = crt.serial_number.to_bytes((crt.serial_number.bit_length() + 8) // 8, "big")
+    certid = f"{b64u(aki.key_identifier)}.{b64u(serial)}"
+    r = client.new_order(["replace.example.test"], replaces=certid)
+    assert r.status == 201 and r.json()["replaces"] == certid
+    r = client.new_order(["replace.example.test"], replaces="AAAA.AAAA")
+    assert r.status == 400 and r.problem["type"] == err("malformed")
