@@ -1,0 +1,243 @@
+/*
+ * Unit tests for common/dn.c (one canonical form of a DN, whoever wrote it)
+ * and the parts of common/cert.c and common/ident.c that decide who gets
+ * which name: serial spelling, CSR names, key policy, identifiers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "cert.h"
+#include "dn.h"
+#include "ident.h"
+
+static void
+test_dn_rfc2253_and_slash_forms_agree(void **state)
+{
+	char a[DN_MAX], b[DN_MAX];
+
+	(void)state;
+	assert_int_equal(dn_canonical("CN=admin,O=uPKI,C=FR", a, sizeof(a)), 0);
+	assert_string_equal(a, "/C=FR/O=uPKI/CN=admin");
+	assert_int_equal(dn_canonical("/C=FR/O=uPKI/CN=admin", b, sizeof(b)), 0);
+	assert_string_equal(a, b);
+	/* Attribute names in any case, spaces after commas. */
+	assert_int_equal(dn_canonical("cn=admin, o=uPKI, c=FR", b, sizeof(b)), 0);
+	assert_string_equal(a, b);
+	assert_int_equal(dn_canonical("E=a@b.test,CN=x", b, sizeof(b)), 0);
+	assert_string_equal(b, "/CN=x/emailAddress=a@b.test");
+}
+
+static void
+test_dn_escapes(void **state)
+{
+	char out[DN_MAX];
+
+	(void)state;
+	assert_int_equal(dn_canonical("CN=Doe\\, John,O=uPKI", out, sizeof(out)), 0);
+	assert_string_equal(out, "/O=uPKI/CN=Doe, John");
+	assert_int_equal(dn_canonical("CN=caf\\C3\\A9,O=x", out, sizeof(out)), 0);
+	assert_string_equal(out, "/O=x/CN=caf\xc3\xa9");
+}
+
+/* A '/' inside a value would let "CN=x/O=evil" pass for two attributes. */
+static void
+test_dn_refuses_what_could_forge_an_attribute(void **state)
+{
+	char out[DN_MAX];
+
+	(void)state;
+	assert_int_equal(dn_canonical("CN=x\\/O=evil", out, sizeof(out)), -1);
+	assert_int_equal(dn_canonical("CN=x\\2FO=evil", out, sizeof(out)), -1);
+	assert_int_equal(dn_canonical("CN=a\\00b", out, sizeof(out)), -1);
+	assert_int_equal(dn_canonical("", out, sizeof(out)), -1);
+	assert_int_equal(dn_canonical("no equals sign", out, sizeof(out)), -1);
+	assert_int_equal(dn_canonical("CN=", out, sizeof(out)), -1);
+	assert_int_equal(dn_canonical("/CN", out, sizeof(out)), -1);
+	assert_int_equal(dn_canonical("C N=x", out, sizeof(out)), -1);
+}
+
+static EVP_PKEY *
+make_key(void)
+{
+	return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+}
+
+/* A certificate with the given serial, subject CN and DNS SANs. */
+static X509 *
+make_cert(EVP_PKEY *key, long serial, const char *cn, const char *sans)
+{
+	X509 *crt = X509_new();
+	X509_NAME *name = X509_NAME_new();
+	X509_EXTENSION *ext;
+	X509V3_CTX v3;
+
+	ASN1_INTEGER_set(X509_get_serialNumber(crt), serial);
+	X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8, (const unsigned char *)"uPKI", -1,
+	    -1, 0);
+	if (cn != NULL)
+		X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8, (const unsigned char *)cn,
+		    -1, -1, 0);
+	X509_set_subject_name(crt, name);
+	X509_set_issuer_name(crt, name);
+	X509_gmtime_adj(X509_getm_notBefore(crt), 0);
+	X509_gmtime_adj(X509_getm_notAfter(crt), 3600);
+	X509_set_pubkey(crt, key);
+	if (sans != NULL) {
+		X509V3_set_ctx(&v3, crt, crt, NULL, NULL, 0);
+		ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name, sans);
+		X509_add_ext(crt, ext, -1);
+		X509_EXTENSION_free(ext);
+	}
+	X509_sign(crt, key, EVP_sha256());
+	X509_NAME_free(name);
+	return crt;
+}
+
+static void
+test_serial_has_one_spelling(void **state)
+{
+	EVP_PKEY *key = make_key();
+	X509 *crt = make_cert(key, 0x0A1B, "x.test", NULL);
+	char hex[80];
+
+	(void)state;
+	assert_int_equal(cert_serial_hex(crt, hex, sizeof(hex)), 0);
+	assert_string_equal(hex, "A1B");        /* not BN_bn2hex's "0A1B" */
+	X509_free(crt);
+	crt = make_cert(key, 0, "x.test", NULL);
+	assert_int_equal(cert_serial_hex(crt, hex, sizeof(hex)), 0);
+	assert_string_equal(hex, "0");
+	X509_free(crt);
+	EVP_PKEY_free(key);
+}
+
+static void
+test_dn_from_cert_matches_nginx_form(void **state)
+{
+	EVP_PKEY *key = make_key();
+	X509 *crt = make_cert(key, 7, "admin1", NULL);
+	char a[DN_MAX], b[DN_MAX];
+
+	(void)state;
+	assert_int_equal(dn_from_cert(crt, a, sizeof(a)), 0);
+	assert_string_equal(a, "/O=uPKI/CN=admin1");
+	/* nginx's $ssl_client_s_dn of the same certificate: */
+	assert_int_equal(dn_canonical("CN=admin1,O=uPKI", b, sizeof(b)), 0);
+	assert_string_equal(a, b);
+	X509_free(crt);
+	/* A CN holding "/O=evil" has no canonical form at all. */
+	crt = make_cert(key, 8, "x/O=evil", NULL);
+	assert_int_equal(dn_from_cert(crt, a, sizeof(a)), -1);
+	X509_free(crt);
+	EVP_PKEY_free(key);
+}
+
+static void
+test_cert_names(void **state)
+{
+	EVP_PKEY *key = make_key();
+	X509 *crt = make_cert(key, 9, "WWW.Example.Test",
+	    "DNS:www.example.test,DNS:API.example.test,IP:127.0.0.1,IP:::1");
+	struct cert_names n;
+	char why[128];
+
+	(void)state;
+	assert_int_equal(cert_names(crt, &n, why, sizeof(why)), 0);
+	assert_string_equal(n.cn, "www.example.test");
+	assert_int_equal(n.n, 4);
+	assert_string_equal(n.names[1].value, "api.example.test");
+	assert_string_equal(n.names[2].type, "ip");
+	assert_string_equal(n.names[3].value, "::1");
+	X509_free(crt);
+	crt = make_cert(key, 10, "x.test", "email:a@b.test");
+	assert_int_equal(cert_names(crt, &n, why, sizeof(why)), -1);
+	X509_free(crt);
+	EVP_PKEY_free(key);
+}
+
+static void
+test_key_policy(void **state)
+{
+	EVP_PKEY *ec = make_key(), *p521 = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-521");
+	EVP_PKEY *rsa1024 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)1024);
+	EVP_PKEY *rsa2048 = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	char why[128];
+
+	(void)state;
+	assert_int_equal(cert_key_acceptable(ec, why, sizeof(why)), 0);
+	assert_int_equal(cert_key_acceptable(rsa2048, why, sizeof(why)), 0);
+	assert_int_equal(cert_key_acceptable(rsa1024, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "1024"));
+	assert_int_equal(cert_key_acceptable(p521, why, sizeof(why)), -1);
+	EVP_PKEY_free(ec);
+	EVP_PKEY_free(p521);
+	EVP_PKEY_free(rsa1024);
+	EVP_PKEY_free(rsa2048);
+}
+
+static void
+test_identifiers(void **state)
+{
+	struct ident id;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(ident_parse("dns", "WWW.Example.Test", &id, why, sizeof(why)), 0);
+	assert_string_equal(id.value, "www.example.test");
+	assert_int_equal(ident_parse("dns", "*.example.test", &id, why, sizeof(why)), 0);
+	assert_true(id.wildcard);
+	assert_int_equal(ident_parse("ip", "::0001", &id, why, sizeof(why)), 0);
+	assert_string_equal(id.value, "::1");
+	static const char *const bad[] = { "a..b", "-a.b", "a-.b", "*.*.b", "a.*.b",
+	    "single", "a b.c", "a_b.c", "", "x.example.test.", };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(ident_parse("dns", bad[i], &id, why, sizeof(why)), -1);
+	assert_int_equal(ident_parse("ip", "256.1.1.1", &id, why, sizeof(why)), -1);
+	assert_int_equal(ident_parse("email", "a@b.c", &id, why, sizeof(why)), -1);
+}
+
+static void
+test_name_policy(void **state)
+{
+	struct ident id;
+	char why[256];
+
+	(void)state;
+	ident_parse("dns", "x.example.test", &id, why, sizeof(why));
+	assert_true(ident_allowed(&id, "example.test", why, sizeof(why)));
+	assert_true(ident_allowed(&id, "other.test, example.test", why, sizeof(why)));
+	assert_true(ident_allowed(&id, "", why, sizeof(why)));
+	ident_parse("dns", "badexample.test", &id, why, sizeof(why));
+	assert_false(ident_allowed(&id, "example.test", why, sizeof(why)));
+	ident_parse("dns", "a.localhost", &id, why, sizeof(why));
+	assert_false(ident_allowed(&id, "", why, sizeof(why)));
+	ident_parse("ip", "10.0.0.1", &id, why, sizeof(why));
+	assert_false(ident_allowed(&id, "example.test", why, sizeof(why)));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dn_rfc2253_and_slash_forms_agree),
+		cmocka_unit_test(test_dn_escapes),
+		cmocka_unit_test(test_dn_refuses_what_could_forge_an_attribute),
+		cmocka_unit_test(test_serial_has_one_spelling),
+		cmocka_unit_test(test_dn_from_cert_matches_nginx_form),
+		cmocka_unit_test(test_cert_names),
+		cmocka_unit_test(test_key_policy),
+		cmocka_unit_test(test_identifiers),
+		cmocka_unit_test(test_name_policy),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
