@@ -387,18 +387,13 @@ HANDLER(admin_cert)
 
 HANDLER(admin_cert_revoke)
 {
-	json_object *body = req->body_len > 0 ? rest_body(req, resp) : NULL;
-	const char *reason = revoke_reason_name(0), *given;
+	json_object *body = NULL;
+	const char *reason;
 	struct store_cert c = { 0 };
 	char msg[512];
 
-	if (req->body_len > 0 && body == NULL)
+	if ((reason = rest_revoke_reason(req, resp, &body)) == NULL)
 		return;
-	if ((given = jsonx_get_string(body, "reason")) != NULL &&
-	    (reason = revoke_reason_parse(given)) == NULL) {
-		http_rest_error(resp, 400, "unknown reason '%.64s'", given);
-		goto done;
-	}
 	if (admin_cert_load(ctx, args->arg[0], &c, resp) != 0)
 		goto done;
 	if (strcmp(c.status, "revoked") == 0) {

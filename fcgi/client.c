@@ -207,18 +207,13 @@ done:
 
 HANDLER(client_revoke)
 {
-	json_object *body = req->body_len > 0 ? rest_body(req, resp) : NULL;
-	const char *reason = revoke_reason_name(0), *given;
+	json_object *body = NULL;
+	const char *reason;
 	struct store_cert c;
 	char msg[512];
 
-	if (req->body_len > 0 && body == NULL)
+	if ((reason = rest_revoke_reason(req, resp, &body)) == NULL)
 		return;
-	if ((given = jsonx_get_string(body, "reason")) != NULL &&
-	    (reason = revoke_reason_parse(given)) == NULL) {
-		http_rest_error(resp, 400, "unknown reason '%.64s'", given);
-		goto done;
-	}
 	if (client_record(ctx, args->who, &c, resp) != 0)
 		goto done;
 	if (strcmp(c.status, "revoked") == 0) {

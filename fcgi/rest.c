@@ -184,6 +184,27 @@ rest_cert_page(struct ra_ctx *ctx, const struct http_request *req, const char *c
 	http_rest_data(resp, 200, data);
 }
 
+const char *
+rest_revoke_reason(const struct http_request *req, struct http_response *resp,
+    json_object **body)
+{
+	const char *given, *reason;
+
+	*body = NULL;
+	if (req->body_len == 0)
+		return revoke_reason_name(0);
+	if ((*body = rest_body(req, resp)) == NULL)
+		return NULL;
+	if ((given = jsonx_get_string(*body, "reason")) == NULL)
+		return revoke_reason_name(0);
+	if ((reason = revoke_reason_parse(given)) == NULL) {
+		http_rest_error(resp, 400, "unknown reason '%.64s'", given);
+		json_object_put(*body);
+		*body = NULL;
+	}
+	return reason;
+}
+
 int
 rest_revoke_result(struct http_response *resp, enum revoke_result r, const char *msg)
 {

@@ -30,6 +30,11 @@ json_object *rest_cert_json(const struct store_cert *c, bool with_pem);
 /* GET with ?page=N&per_page=M over the certificates (of one CN). */
 void rest_cert_page(struct ra_ctx *ctx, const struct http_request *req, const char *cn,
     struct http_response *resp, bool with_pem);
+/* The reason of a revocation request: the optional body's "reason" (a
+ * name the CA knows), "unspecified" without one.  NULL with the error in
+ * resp; *body is the parsed body (or NULL) for the caller to put. */
+const char *rest_revoke_reason(const struct http_request *req, struct http_response *resp,
+    json_object **body);
 /* Maps a revoke_* result to an error answer; 0 for REVOKE_OK. */
 int rest_revoke_result(struct http_response *resp, enum revoke_result r, const char *msg);
 /* The CA's `renew` for the certificate's CN; the new one is recorded. */
