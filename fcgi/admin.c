@@ -159,8 +159,12 @@ HANDLER(admin_node_create)
 		http_rest_error(resp, 400, "cn and profile are required");
 		goto done;
 	}
-	if (ident_parse("dns", cn, &id, why, sizeof(why)) != 0 || id.wildcard) {
+	if (ident_parse("dns", cn, &id, why, sizeof(why)) != 0) {
 		http_rest_error(resp, 400, "cn: %s", why);
+		goto done;
+	}
+	if (id.wildcard) {
+		http_rest_error(resp, 400, "cn: a node is one name, not a wildcard");
 		goto done;
 	}
 	if (admin_profile_ok(ctx, profile, resp) != 0 ||

@@ -3,6 +3,7 @@
  * presented, and on nothing else.  The certificate comes from nginx's
  * params (auth.c); no route here takes a serial or a name from the client.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,30 @@ client_profile(struct ra_ctx *ctx, struct store_cert *c)
 	json_object_put(params);
 }
 
+/* A renewal is for the same names: the CSR's SANs must be the presented
+ * certificate's, no more and no fewer. */
+static bool
+client_same_names(X509_REQ *csr, const struct store_cert *c)
+{
+	struct cert_names want, got;
+	X509 *crt = cert_from_pem(c->pem);
+	char why[128];
+	bool same;
+
+	same = crt != NULL && cert_names(crt, &want, why, sizeof(why)) == 0 &&
+	    cert_csr_names(csr, &got, why, sizeof(why)) == 0 && want.n == got.n;
+	for (int i = 0; same && i < got.n; i++) {
+		bool found = false;
+
+		for (int k = 0; k < want.n && !found; k++)
+			found = strcmp(got.names[i].type, want.names[k].type) == 0 &&
+			    strcmp(got.names[i].value, want.names[k].value) == 0;
+		same = found;
+	}
+	X509_free(crt);
+	return same;
+}
+
 static X509_REQ *
 client_csr(const char *pem, const struct store_cert *c, struct http_response *resp)
 {
@@ -127,6 +152,10 @@ client_csr(const char *pem, const struct store_cert *c, struct http_response *re
 	}
 	if (cert_req_common_name(csr, cn, sizeof(cn)) != 0 || strcmp(cn, c->cn) != 0) {
 		http_rest_error(resp, 403, "the CSR's CN must be your own ('%s')", c->cn);
+		goto bad;
+	}
+	if (!client_same_names(csr, c)) {
+		http_rest_error(resp, 403, "the CSR must name exactly what your certificate names");
 		goto bad;
 	}
 	return csr;

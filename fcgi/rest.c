@@ -189,18 +189,24 @@ rest_revoke_reason(const struct http_request *req, struct http_response *resp,
     json_object **body)
 {
 	const char *given, *reason;
+	json_object *v;
 
 	*body = NULL;
 	if (req->body_len == 0)
 		return revoke_reason_name(0);
 	if ((*body = rest_body(req, resp)) == NULL)
 		return NULL;
-	if ((given = jsonx_get_string(*body, "reason")) == NULL)
+	if (!json_object_object_get_ex(*body, "reason", &v))
 		return revoke_reason_name(0);
-	if ((reason = revoke_reason_parse(given)) == NULL) {
-		http_rest_error(resp, 400, "unknown reason '%.64s'", given);
+	if ((given = jsonx_get_string(*body, "reason")) == NULL ||
+	    (reason = revoke_reason_parse(given)) == NULL) {
+		http_rest_error(resp, 400, "unknown reason '%.64s': give one of unspecified, "
+		    "keyCompromise, cACompromise, affiliationChanged, superseded, "
+		    "cessationOfOperation, certificateHold", given != NULL ? given :
+		    json_object_to_json_string(v));
 		json_object_put(*body);
 		*body = NULL;
+		return NULL;
 	}
 	return reason;
 }
