@@ -15,7 +15,7 @@
 #include <time.h>
 
 #define NONCE_LEN 43            /* base64url of 32 bytes */
-#define NONCE_LIFETIME 3600
+#define NONCE_LIFETIME 600     /* used ones are remembered this long */
 
 /* Makes a fresh random key; call once in the master, before fork. */
 int nonce_init(void);
