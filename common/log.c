@@ -2,12 +2,16 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 static const char *log_prog = "upki";
 static enum log_level log_max = LOG_LEVEL_INFO;
+/* journald prefixes the name and the pid of the service's main process;
+ * the pid of the worker that wrote the line is still worth a mention. */
+static int log_journal;
 
 static const char *const log_names[] = { "error", "warn", "info", "debug" };
 
@@ -16,6 +20,7 @@ log_init(const char *prog, enum log_level level)
 {
 	log_prog = prog;
 	log_max = level;
+	log_journal = getenv("JOURNAL_STREAM") != NULL;
 }
 
 int
@@ -36,8 +41,11 @@ log_write(enum log_level level, const char *fmt, va_list ap)
 	if (level > log_max)
 		return;
 	/* One write(2) per line keeps lines from several processes whole. */
-	n = snprintf(line, sizeof(line), "%s[%ld]: %s: ", log_prog, (long)getpid(),
-	    log_names[level]);
+	if (log_journal)
+		n = snprintf(line, sizeof(line), "[%ld] %s: ", (long)getpid(), log_names[level]);
+	else
+		n = snprintf(line, sizeof(line), "%s[%ld]: %s: ", log_prog, (long)getpid(),
+		    log_names[level]);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
