@@ -116,7 +116,8 @@ UPKI_RA_TLS   ?= true
 SERVER_NAME   ?= _
 RA_USER       := upki-ra
 
-RA_UNITS      := upki-ra.socket upki-ra.service upki-ra-crl.service upki-ra-crl.timer
+RA_UNITS      := upki-ra.socket upki-ra.service upki-ra-crl.service upki-ra-crl.timer \
+                 upki-ra-nginx-reload.path upki-ra-nginx-reload.service
 RA_SITE       := $(NGINXDIR)/sites-available/upki-ra
 RA_SNIPPET    := $(NGINXDIR)/snippets/upki-ra-fastcgi.conf
 RA_ENV        := $(CONFDIR)/upki-ra.env
@@ -188,7 +189,8 @@ install: all
 uninstall:
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" -eq 0 ] && command -v systemctl >/dev/null; then \
 	    now=; [ -d /run/systemd/system ] && now=--now; \
-	    systemctl disable $$now upki-ra-crl.timer upki-ra.service upki-ra.socket \
+	    systemctl disable $$now upki-ra-nginx-reload.path upki-ra-crl.timer \
+	        upki-ra.service upki-ra.socket \
 	        2>/dev/null || true; \
 	fi
 	rm -f $(DESTDIR)$(BINDIR)/upki-ra $(DESTDIR)$(MANDIR)/man8/upki-ra.8

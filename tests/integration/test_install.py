@@ -31,7 +31,8 @@ from stack import Stack, unix_socket_open, wait_for  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RA_BIN = os.path.join(ROOT, BUILD, "upki-ra") if not os.path.isabs(BUILD) else \
     os.path.join(BUILD, "upki-ra")
-UNITS = ["upki-ra.socket", "upki-ra.service", "upki-ra-crl.service", "upki-ra-crl.timer"]
+UNITS = ["upki-ra.socket", "upki-ra.service", "upki-ra-crl.service", "upki-ra-crl.timer",
+         "upki-ra-nginx-reload.path", "upki-ra-nginx-reload.service"]
 SOCKET_PATH = "/run/upki-ra/fcgi.sock"
 PLACEHOLDER = re.compile(r"@[A-Z_]+@")   # nginx's own @names are lower case
 
@@ -53,6 +54,8 @@ EXPECTED_TREE = {
     "lib/systemd/system/upki-ra.service": ("f", 0o644),
     "lib/systemd/system/upki-ra-crl.service": ("f", 0o644),
     "lib/systemd/system/upki-ra-crl.timer": ("f", 0o644),
+    "lib/systemd/system/upki-ra-nginx-reload.path": ("f", 0o644),
+    "lib/systemd/system/upki-ra-nginx-reload.service": ("f", 0o644),
     "usr": ("d", 0o755),
     "usr/bin": ("d", 0o755),
     "usr/bin/upki-ra": ("f", 0o755),
