@@ -53,18 +53,21 @@ dn_join(const struct dn_rdn *rdns, int n, bool reverse, char *out, size_t outlen
 }
 
 /* Reads one attribute value of RFC 2253 text, undoing its escapes;
- * stops at an unescaped ',' (or '+', which we treat alike). */
+ * stops at an unescaped ',' (or '+', which we treat alike).  Unescaped
+ * spaces around the value are not part of it; an escaped one is ("CN=a\ "
+ * is nginx's spelling of the value "a "). */
 static const char *
 dn_read_value(const char *p, char *out, size_t outlen)
 {
-	size_t n = 0;
+	size_t n = 0, kept = 0;     /* kept: up to the last escaped character */
 
 	while (*p == ' ')
 		p++;
 	while (*p != '\0' && *p != ',' && *p != '+') {
 		char c = *p++;
+		bool escaped = c == '\\';
 
-		if (c == '\\') {
+		if (escaped) {
 			if (isxdigit((unsigned char)p[0]) && isxdigit((unsigned char)p[1])) {
 				char hex[3] = { p[0], p[1], '\0' };
 
@@ -79,8 +82,10 @@ dn_read_value(const char *p, char *out, size_t outlen)
 		if (c == '\0' || c == '/' || n + 1 >= outlen)
 			return NULL;    /* '/' would break the canonical form */
 		out[n++] = c;
+		if (escaped)
+			kept = n;
 	}
-	while (n > 0 && out[n - 1] == ' ')
+	while (n > kept && out[n - 1] == ' ')
 		n--;
 	out[n] = '\0';
 	return n > 0 ? p : NULL;

@@ -1,17 +1,20 @@
 /*
- * A FastCGI worker: accepts a request, turns its params and body into a
- * struct http_request, lets the router answer, writes the response.
- *
- * SIGTERM is blocked while a request is being handled and open only while
- * the worker waits in accept, so a drain or reload never cuts a response
- * in half: the worker finishes the request it has, then exits.
+ * A FastCGI worker: accepts a connection, turns the request's params and
+ * body into a struct http_request, lets the router answer, writes the
+ * response.  SIGTERM ends the loop between requests (see worker_main).
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <fcgiapp.h>
 
@@ -20,16 +23,6 @@
 #include "ra.h"
 #include "router.h"
 #include "worker.h"
-
-static volatile sig_atomic_t worker_stopping;
-
-static void
-worker_on_term(int sig)
-{
-	(void)sig;
-	worker_stopping = 1;
-	FCGX_ShutdownPending();
-}
 
 static const char *
 worker_param(FCGX_Request *fr, const char *name)
@@ -167,42 +160,82 @@ worker_open(const struct config *cfg, struct ra_ctx *ctx)
 	return 0;
 }
 
+static const struct timeval worker_read_timeout = { 30, 0 };
+
+/*
+ * Waits for a new connection (or, with nginx's fastcgi_keep_conn, the next
+ * request on the kept one) or for SIGTERM, whichever comes first.  Returns
+ * 1 to go on, 0 to stop.
+ */
+static int
+worker_wait(int listen_fd, int sigfd, FCGX_Request *fr)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = fr->ipcFd >= 0 ? fr->ipcFd : listen_fd, .events = POLLIN },
+		{ .fd = sigfd, .events = POLLIN },
+	};
+	int conn;
+
+	if (poll(pfd, 2, -1) < 0)
+		return errno == EINTR;
+	if (pfd[1].revents != 0)
+		return 0;
+	if (fr->ipcFd >= 0)
+		return 1;
+	/* The listening socket is non-blocking: another worker may have
+	 * taken the connection that woke us all. */
+	if ((conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+		return 1;
+	/* nginx sends its request at once; a peer that connects and stays
+	 * silent must not hold a worker for ever. */
+	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &worker_read_timeout,
+	    sizeof(worker_read_timeout));
+	/* libfcgi reads the request from ipcFd when it is set, instead of
+	 * accepting; keepConnection keeps FCGX_Accept_r's opening
+	 * FCGX_Finish_r from closing it.  nginx's own flag replaces it. */
+	fr->ipcFd = conn;
+	fr->keepConnection = 1;
+	return 1;
+}
+
 int
 worker_main(const struct config *cfg, int listen_fd)
 {
-	struct sigaction sa = { .sa_handler = worker_on_term };
 	struct ra_ctx ctx;
 	FCGX_Request fr;
 	sigset_t term;
-	int rc;
+	int sigfd, flags;
 
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGHUP, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
+	/* SIGTERM is read from a signalfd between requests, never delivered
+	 * in the middle of one: a drain or a reload does not cut a request,
+	 * not even one whose connection was accepted and not yet read. */
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	sigprocmask(SIG_BLOCK, &term, NULL);
-	sigaction(SIGTERM, &sa, NULL);      /* no SA_RESTART: accept must return */
+	if ((sigfd = signalfd(-1, &term, SFD_CLOEXEC)) < 0 ||
+	    (flags = fcntl(listen_fd, F_GETFL)) < 0 ||
+	    fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+		log_error("worker: cannot set up: %s", strerror(errno));
+		return 1;
+	}
 	if (worker_open(cfg, &ctx) != 0)
 		return 1;
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+	/* No listening socket for libfcgi: the worker accepts itself. */
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, -1, 0) != 0) {
 		log_error("worker: cannot initialise FastCGI");
 		return 1;
 	}
-	while (!worker_stopping) {
-		sigprocmask(SIG_UNBLOCK, &term, NULL);
-		rc = FCGX_Accept_r(&fr);
-		sigprocmask(SIG_BLOCK, &term, NULL);
-		if (rc < 0) {
-			if (worker_stopping || errno == EINTR)
-				continue;
-			log_error("worker: accept failed (%d)", rc);
-			break;
-		}
+	while (worker_wait(listen_fd, sigfd, &fr)) {
+		if (fr.ipcFd < 0 || FCGX_Accept_r(&fr) < 0)
+			continue;
 		worker_handle(&ctx, &fr);
 		FCGX_Finish_r(&fr);
 	}
 	FCGX_Free(&fr, 1);
+	close(sigfd);
 	ca_client_free(ctx.ca);
 	store_close(ctx.store);
 	return 0;

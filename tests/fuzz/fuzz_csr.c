@@ -1,0 +1,90 @@
+/*
+ * fuzz_csr: what the RA reads out of CSRs and certificates.
+ *
+ * DER input goes to cert_csr_from_der (finalize's entry point) and, when it
+ * verifies, to cert_csr_names, cert_key_acceptable, cert_req_common_name and
+ * cert_csr_to_pem.  A client signs its own CSR, so any CSR content reaches
+ * those functions with a valid signature: the harness therefore also gives
+ * them the request as d2i_X509_REQ parses it, signature unchecked, which
+ * lets mutated CSRs get past a check the fuzzer cannot forge.
+ *
+ * The same bytes as a DER certificate, and as text through cert_from_pem
+ * (the CA's answers, nginx's client certificate), go to cert_names,
+ * dn_from_cert (with fuzz_check_dn's invariants) and the other accessors
+ * that auth.c and issue.c use.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/x509.h>
+
+#include "cert.h"
+#include "dn.h"
+#include "harness.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void
+fuzz_req(X509_REQ *req)
+{
+	static struct cert_names names;
+	char why[256], cn[256];
+	EVP_PKEY *key = X509_REQ_get0_pubkey(req);
+
+	if (cert_csr_names(req, &names, why, sizeof(why)) == 0 &&
+	    (names.n < 0 || names.n > CERT_MAX_NAMES))
+		fuzz_fail("cert_csr_names: %d names", names.n);
+	cert_req_common_name(req, cn, sizeof(cn));
+	if (key != NULL)
+		cert_key_acceptable(key, why, sizeof(why));
+	free(cert_csr_to_pem(req));
+}
+
+static void
+fuzz_cert(X509 *crt)
+{
+	static struct cert_names names;
+	char why[256], buf[DN_MAX];
+
+	cert_names(crt, &names, why, sizeof(why));
+	fuzz_check_dn(crt);
+	cert_serial_hex(crt, buf, 80);
+	cert_common_name(crt, buf, 256);
+	cert_subject_oneline(crt, buf, sizeof(buf));
+	cert_not_before(crt);
+	cert_not_after(crt);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const unsigned char *p;
+	X509_REQ *req;
+	X509 *crt;
+	char why[256], *text;
+
+	/* OpenSSL 3 decodes a public key slowly: each parse below is done
+	 * only when an earlier one cannot have covered the same ground. */
+	if ((req = cert_csr_from_der(data, size, why, sizeof(why))) != NULL) {
+		fuzz_req(req);
+		X509_REQ_free(req);
+	} else if ((p = data, req = d2i_X509_REQ(NULL, &p, (long)size)) != NULL) {
+		fuzz_req(req);
+		X509_REQ_free(req);
+	} else if ((p = data, crt = d2i_X509(NULL, &p, (long)size)) != NULL) {
+		fuzz_cert(crt);
+		X509_free(crt);
+	}
+	text = fuzz_cstr(data, size);
+	if (strstr(text, "-----BEGIN") != NULL && (crt = cert_from_pem(text)) != NULL) {
+		fuzz_cert(crt);
+		X509_free(crt);
+	}
+	free(text);
+	/* The error queue's strings would otherwise make each input end with
+	 * more mallocs than frees, and libFuzzer check for leaks after each. */
+	ERR_clear_error();
+	return 0;
+}
