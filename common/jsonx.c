@@ -19,6 +19,67 @@ jsonx_only_space(const char *p, size_t len)
 	return true;
 }
 
+/* Length of the valid UTF-8 sequence at p (1 to 4), or 0. */
+static size_t
+jsonx_utf8_seq(const unsigned char *p, size_t len)
+{
+	unsigned char c = p[0];
+	size_t n;
+	uint32_t cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3;
+		cp = c & 0x0f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4;
+		cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (n > len)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+bool
+jsonx_utf8_valid(const char *in, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)in;
+	size_t n;
+
+	for (size_t i = 0; i < len; i += n)
+		if ((n = jsonx_utf8_seq(p + i, len - i)) == 0)
+			return false;
+	return true;
+}
+
+void
+jsonx_utf8_sanitize(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	size_t len = strlen(s), n;
+
+	for (size_t i = 0; i < len; i += n) {
+		if ((n = jsonx_utf8_seq(p + i, len - i)) == 0) {
+			p[i] = '?';
+			n = 1;
+		}
+	}
+}
+
 json_object *
 jsonx_parse(const char *in, size_t len, size_t max, char *errbuf, size_t errlen)
 {
@@ -33,6 +94,10 @@ jsonx_parse(const char *in, size_t len, size_t max, char *errbuf, size_t errlen)
 	}
 	if (memchr(in, '\0', len) != NULL) {
 		jsonx_err(errbuf, errlen, "NUL byte in JSON document");
+		return NULL;
+	}
+	if (!jsonx_utf8_valid(in, len)) {
+		jsonx_err(errbuf, errlen, "JSON document is not valid UTF-8");
 		return NULL;
 	}
 	if ((tok = json_tokener_new_ex(JSONX_MAX_DEPTH)) == NULL) {

@@ -31,6 +31,14 @@ json_object *jsonx_get_array(json_object *obj, const char *key);
 bool jsonx_get_int64(json_object *obj, const char *key, int64_t *out);
 bool jsonx_get_bool(json_object *obj, const char *key, bool *out);
 
+/* True when in[0..len) is UTF-8 as RFC 3629 defines it: no overlong
+ * forms, no surrogates, nothing past U+10FFFF (json-c's check lets those
+ * through). */
+bool jsonx_utf8_valid(const char *in, size_t len);
+/* Replaces each byte that is not part of valid UTF-8 with '?', in place,
+ * so that text echoed from a request keeps a JSON answer valid. */
+void jsonx_utf8_sanitize(char *s);
+
 /* Serializes compactly; the string is owned by obj. */
 const char *jsonx_print(json_object *obj);
 

@@ -76,6 +76,7 @@ acme_problem_vjson(const char *type, const char *fmt, va_list ap)
 	char detail[512];
 
 	vsnprintf(detail, sizeof(detail), fmt, ap);
+	jsonx_utf8_sanitize(detail);    /* it may echo bytes of the request */
 	json_object_object_add(o, "type", json_object_new_string(type));
 	json_object_object_add(o, "detail", json_object_new_string(detail));
 	return o;

@@ -96,6 +96,7 @@ http_rest_error(struct http_response *resp, int status, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	jsonx_utf8_sanitize(msg);       /* it may echo bytes of the request */
 	json_object_object_add(o, "status", json_object_new_string("error"));
 	json_object_object_add(o, "message", json_object_new_string(msg));
 	http_text(resp, status, "application/json", jsonx_print(o));

@@ -342,6 +342,27 @@ test_string_with_nul_refused(void **state)
 	json_object_put(o);
 }
 
+/* RFC 3629: json-c's own check lets these through. */
+static void
+test_strict_utf8(void **state)
+{
+	static const char *const bad[] = {
+		"\"\xc0\xaf\"",                /* overlong '/' */
+		"\"\xe0\x80\xaf\"",            /* overlong, three bytes */
+		"\"\xed\xa0\x80\"",            /* a UTF-16 surrogate */
+		"\"\xf4\x90\x80\x80\"",        /* past U+10FFFF */
+		"\"\xe2\x82\"",                /* truncated */
+	};
+	char fixed[] = "a\xc0\xafz \xc3\xa9";
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_null(jsonx_parse(bad[i], strlen(bad[i]), 64, NULL, 0));
+	assert_true(jsonx_utf8_valid("\xf0\x9f\x94\x91 \xc3\xa9", 7));
+	jsonx_utf8_sanitize(fixed);
+	assert_string_equal(fixed, "a??z \xc3\xa9");
+}
+
 static void
 test_getters_wrong_types(void **state)
 {
@@ -445,6 +466,7 @@ main(void)
 		cmocka_unit_test(test_syntax_errors_refused),
 		cmocka_unit_test(test_nul_inside_refused),
 		cmocka_unit_test(test_string_with_nul_refused),
+		cmocka_unit_test(test_strict_utf8),
 		cmocka_unit_test(test_size_limit),
 		cmocka_unit_test(test_depth_limit),
 		cmocka_unit_test(test_invalid_utf8_refused),
