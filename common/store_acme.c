@@ -513,21 +513,53 @@ store_order_update(struct store *st, const char *sql, const char *id, int64_t ex
 }
 
 int
-store_order_begin_finalize(struct store *st, const char *id, int64_t now)
+store_order_begin_finalize(struct store *st, const char *id, int64_t now, int pid,
+    int *earlier)
 {
 	static const char sql[] = "UPDATE orders SET status = 'processing', "
-	    "processing_since = ?2 WHERE id = ?1 AND status = 'ready' AND expires > ?2";
+	    "processing_since = ?2, processing_pid = ?3, sign_attempts = sign_attempts + 1 "
+	    "WHERE id = ?1 AND status = 'ready' AND expires > ?2 RETURNING sign_attempts - 1";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc;
 
 	/* One UPDATE is atomic in SQLite: of racing finalizers exactly one
-	 * sees a changed row, and only that one goes on to the CA. */
-	return store_order_update(st, sql, id, now, NULL);
+	 * sees a changed row, and only that one goes on to the CA.  The
+	 * attempt is counted before the CA is asked, so that not even a crash
+	 * in between can hide that a sign may have been sent. */
+	if (s == NULL)
+		return -1;
+	store_bind_text(s, 1, id);
+	sqlite3_bind_int64(s, 2, now);
+	sqlite3_bind_int(s, 3, pid);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		*earlier = sqlite3_column_int(s, 0);
+		rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+	} else {
+		rc = rc == SQLITE_DONE ? 1 : -1;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int
+store_order_release(struct store *st, int pid)
+{
+	static const char sql[] = "UPDATE orders SET status = 'ready', processing_since = NULL, "
+	    "processing_pid = NULL WHERE status = 'processing' AND processing_pid = ?";
+	sqlite3_stmt *s = store_stmt(st, sql);
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int(s, 1, pid);
+	return store_exec(s);
 }
 
 int
 store_order_abort_finalize(struct store *st, const char *id)
 {
-	static const char sql[] = "UPDATE orders SET status = 'ready', processing_since = NULL "
-	    "WHERE id = ? AND status = 'processing'";
+	static const char sql[] = "UPDATE orders SET status = 'ready', processing_since = NULL, "
+	    "processing_pid = NULL WHERE id = ? AND status = 'processing'";
 
 	return store_order_update(st, sql, id, 0, NULL);
 }
@@ -559,8 +591,8 @@ store_order_complete(struct store *st, const char *id, struct store_cert *c)
 int
 store_order_recover(struct store *st, int64_t before)
 {
-	static const char sql[] = "UPDATE orders SET status = 'ready', processing_since = NULL "
-	    "WHERE status = 'processing' AND processing_since < ?";
+	static const char sql[] = "UPDATE orders SET status = 'ready', processing_since = NULL, "
+	    "processing_pid = NULL WHERE status = 'processing' AND processing_since < ?";
 	sqlite3_stmt *s = store_stmt(st, sql);
 
 	if (s == NULL)

@@ -128,8 +128,13 @@ int store_authz_reusable(struct store *st, int64_t account_id, const char *type,
 int store_order_get(struct store *st, const char *id, int64_t now, struct store_order *out);
 int store_order_authz_ids(struct store *st, const char *order_id, char ids[][STORE_ID_MAX],
     int max, int *n);
-/* ready -> processing; 1 if the order was not ready (someone else won). */
-int store_order_begin_finalize(struct store *st, const char *id, int64_t now);
+/* ready -> processing, on behalf of process pid; 1 if the order was not
+ * ready (someone else won).  *earlier is how many signs were sent for it
+ * before: their answers were lost, so the CA may hold its certificate. */
+int store_order_begin_finalize(struct store *st, const char *id, int64_t now, int pid,
+    int *earlier);
+/* Orders a dead process was finalizing go back to ready; returns how many. */
+int store_order_release(struct store *st, int pid);
 /* processing -> ready, for a finalize that failed in a retryable way. */
 int store_order_abort_finalize(struct store *st, const char *id);
 /* processing -> invalid with a problem document. */

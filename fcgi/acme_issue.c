@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 
@@ -195,7 +196,7 @@ acme_issue(struct ra_ctx *ctx, const struct acme_req *ar, const struct store_ord
 	X509 *crt = NULL;
 	char *pem = NULL, why[512];
 	enum issue_result r;
-	int rc = -1;
+	int rc = -1, earlier = 0;
 
 	if (strcmp(o->status, "ready") != 0) {
 		acme_problem(resp, 403, ACME_ERR("orderNotReady"), NULL,
@@ -207,7 +208,8 @@ acme_issue(struct ra_ctx *ctx, const struct acme_req *ar, const struct store_ord
 			acme_problem(resp, 400, ACME_ERR("malformed"), NULL, "finalize needs a csr");
 		return -1;
 	}
-	if ((rc = store_order_begin_finalize(ctx->store, o->id, ar->now)) != 0) {
+	if ((rc = store_order_begin_finalize(ctx->store, o->id, ar->now, (int)getpid(),
+	    &earlier)) != 0) {
 		if (rc < 0)
 			acme_store_failed(resp);
 		else
@@ -217,7 +219,10 @@ acme_issue(struct ra_ctx *ctx, const struct acme_req *ar, const struct store_ord
 		goto done;
 	}
 	rc = -1;
-	r = issue_sign(ctx, csr, o->profile, &crt, &pem, why, sizeof(why));
+	if (earlier == 0 || issue_adopt(ctx, csr, &crt, &pem) != ISSUE_OK)
+		r = issue_sign(ctx, csr, o->profile, &crt, &pem, why, sizeof(why));
+	else
+		r = ISSUE_OK;
 	if (r == ISSUE_REFUSED || r == ISSUE_CA_DOWN) {
 		acme_sign_failed(ctx, o, r, why, resp);
 		goto done;

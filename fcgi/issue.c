@@ -1,6 +1,7 @@
 #include "issue.h"
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -75,6 +76,39 @@ issue_sign(struct ra_ctx *ctx, X509_REQ *csr, const char *profile, X509 **crt, c
 		return ISSUE_BAD_ANSWER;
 	}
 	return ISSUE_OK;
+}
+
+enum issue_result
+issue_adopt(struct ra_ctx *ctx, X509_REQ *csr, X509 **crt, char **pem)
+{
+	json_object *params, *data = NULL;
+	struct cert_names names;
+	const char *held;
+	char name[CERT_NAME_MAX], msg[256];
+	bool revoked = false;
+
+	*crt = NULL;
+	*pem = NULL;
+	if (cert_csr_names(csr, &names, msg, sizeof(msg)) != 0 ||
+	    (names.cn[0] == '\0' && names.n == 0))
+		return ISSUE_REFUSED;
+	snprintf(name, sizeof(name), "%s", names.cn[0] != '\0' ? names.cn : names.names[0].value);
+	params = json_object_new_object();
+	json_object_object_add(params, "dn", json_object_new_string(name));
+	if (ca_call(ctx->ca, "view", params, &data, msg, sizeof(msg)) == CA_OK &&
+	    (held = jsonx_get_string(data, "certificate")) != NULL &&
+	    !(jsonx_get_bool(data, "revoked", &revoked) && revoked) &&
+	    issue_check(ctx, held, X509_REQ_get0_pubkey(csr), crt, msg, sizeof(msg)) == 0)
+		*pem = strdup(held);
+	json_object_put(params);
+	json_object_put(data);
+	if (*pem != NULL) {
+		log_info("the CA already held a certificate for '%s' and this key: adopted", name);
+		return ISSUE_OK;
+	}
+	X509_free(*crt);
+	*crt = NULL;
+	return ISSUE_REFUSED;
 }
 
 int

@@ -23,6 +23,11 @@ enum issue_result {
  * that the certificate is our CA's and for the CSR's key. */
 enum issue_result issue_sign(struct ra_ctx *ctx, X509_REQ *csr, const char *profile,
     X509 **crt, char **pem, char *msg, size_t msglen);
+/* When an earlier sign for this CSR lost its answer, the CA may hold the
+ * certificate already: under the CSR's CN (or first name), for its key and
+ * not revoked.  ISSUE_OK with *crt and *pem when it does, so that asking
+ * again does not issue a twin. */
+enum issue_result issue_adopt(struct ra_ctx *ctx, X509_REQ *csr, X509 **crt, char **pem);
 /* Fills a certificate record from what the CA returned (pem is borrowed). */
 int issue_record_fill(struct store_cert *c, X509 *crt, char *pem, const char *profile,
     const char *source, int64_t account_id);

@@ -36,7 +36,7 @@ struct pool {
 	int listen_fd;
 	struct pool_slot slots[POOL_MAX_CHILDREN];
 	int nslots;
-	pid_t retiring[POOL_MAX_CHILDREN];  /* told to stop, not reaped yet */
+	struct pool_slot retiring[POOL_MAX_CHILDREN];  /* told to stop, not reaped */
 	int nretiring;
 	sigset_t sigs;
 };
@@ -84,7 +84,9 @@ static void
 pool_forget_retiring(struct pool *p, pid_t pid)
 {
 	for (int i = 0; i < p->nretiring; i++) {
-		if (p->retiring[i] == pid) {
+		if (p->retiring[i].pid == pid) {
+			if (p->retiring[i].role->reaped != NULL)
+				p->retiring[i].role->reaped(p->cfg, pid);
 			p->retiring[i] = p->retiring[--p->nretiring];
 			return;
 		}
@@ -101,6 +103,8 @@ pool_reaped(struct pool *p, pid_t pid, int status, bool stopping)
 
 		if (s->pid != pid)
 			continue;
+		if (s->role->reaped != NULL)
+			s->role->reaped(p->cfg, pid);
 		s->pid = 0;
 		s->respawn_ms = now - s->started_ms < POOL_RESPAWN_DELAY_MS ?
 		    now + POOL_RESPAWN_DELAY_MS : now;
@@ -138,7 +142,7 @@ pool_reload(struct pool *p)
 
 		if (s->pid > 0 && p->nretiring < POOL_MAX_CHILDREN) {
 			kill(s->pid, SIGTERM);
-			p->retiring[p->nretiring++] = s->pid;
+			p->retiring[p->nretiring++] = *s;
 		}
 		s->pid = 0;
 		s->respawn_ms = 0;
@@ -163,7 +167,7 @@ pool_signal_all(struct pool *p, int sig)
 		if (p->slots[i].pid > 0)
 			kill(p->slots[i].pid, sig);
 	for (int i = 0; i < p->nretiring; i++)
-		kill(p->retiring[i], sig);
+		kill(p->retiring[i].pid, sig);
 }
 
 static void

@@ -19,8 +19,8 @@ int
 cmd_serve(const struct config *cfg)
 {
 	struct pool_role roles[] = {
-		{ "worker", cfg->workers, worker_main },
-		{ "validator", cfg->validators, validator_main },
+		{ "worker", cfg->workers, worker_main, worker_reaped },
+		{ "validator", cfg->validators, validator_main, NULL },
 	};
 	char spec[PATH_MAX], desc[PATH_MAX + 64];
 	int fd, rc;

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "ra.h"
 #include "router.h"
+#include "store_acme.h"
 #include "worker.h"
 
 static const char *
@@ -239,4 +240,19 @@ worker_main(const struct config *cfg, int listen_fd)
 	ca_client_free(ctx.ca);
 	store_close(ctx.store);
 	return 0;
+}
+
+void
+worker_reaped(const struct config *cfg, pid_t pid)
+{
+	char path[PATH_MAX], err[256];
+	struct store *st;
+	int n;
+
+	if (ra_store_path(cfg, path, sizeof(path)) != 0 ||
+	    store_open(path, &st, err, sizeof(err)) != 0)
+		return;
+	if ((n = store_order_release(st, (int)pid)) > 0)
+		log_warn("worker %ld died finalizing %d order(s): back to ready", (long)pid, n);
+	store_close(st);
 }
