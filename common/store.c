@@ -126,8 +126,8 @@ static const char *const store_migrations[] = {
 	/* 4 -> 5: who is finalizing an order, and whether a sign was ever sent
 	 * for it: a worker that dies mid-finalize is known by its pid, and a
 	 * retry after a lost answer looks for the certificate at the CA first. */
-	"ALTER TABLE orders ADD COLUMN processing_pid INTEGER;"
-	"ALTER TABLE orders ADD COLUMN sign_attempts INTEGER NOT NULL DEFAULT 0;",
+	("ALTER TABLE orders ADD COLUMN processing_pid INTEGER;"
+	 "ALTER TABLE orders ADD COLUMN sign_attempts INTEGER NOT NULL DEFAULT 0;"),
 };
 
 #define STORE_NMIGRATIONS ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))
