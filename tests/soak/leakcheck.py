@@ -83,17 +83,20 @@ def run(build, rounds):
 
 
 def worker_leaks(root):
-    """Bytes lost per child log (the worker and the validator), largest first."""
+    """(bytes lost, memcheck errors, log) per log, largest first.  A forked
+    child writes to its parent's log: one log holds the master, the worker
+    and the validator, one summary each, and all of them are counted."""
     found = []
     for name in os.listdir(root):
         if not name.startswith("vg."):
             continue
         text = open(os.path.join(root, name)).read()
-        if "worker" not in text and "FCGX" not in text and "LEAK SUMMARY" not in text:
+        if "LEAK SUMMARY" not in text and "ERROR SUMMARY" not in text:
             continue
         lost = sum(int(m.group(2).replace(",", "")) for m in LOST.finditer(text))
-        errors = re.search(r"ERROR SUMMARY: (\d+) errors", text)
-        found.append((lost, int(errors.group(1)) if errors else -1, name))
+        errors = sum(int(n) for n in re.findall(r"ERROR SUMMARY: (\d+) errors", text))
+        found.append((lost, errors, name))
+    assert found, "valgrind wrote no summary"
     return sorted(found, reverse=True)
 
 
