@@ -71,11 +71,12 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIBUPKI)
 run: deps-run all
 	$(PYTHON) tests/stack.py run --build $(BUILD)
 
-# The unit tests run plain and under the sanitizers; the integration suite
-# runs against the sanitizer build, where a report aborts the process and
-# the test that caused it fails.
+# Every test runs twice: against the plain build, and against the sanitizer
+# build, where a report aborts the process that made it and the stack's log
+# scan fails the test that caused it.  The fuzz targets run too (test-fuzz).
 test: deps-test
 	$(MAKE) test-unit
+	$(MAKE) test-integration
 	$(MAKE) test-asan
 
 test-unit: all $(UNIT_BIN)
