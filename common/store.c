@@ -335,6 +335,41 @@ store_exec(sqlite3_stmt *stmt)
 }
 
 int
+store_exec_unique(sqlite3_stmt *stmt)
+{
+	int rc = sqlite3_step(stmt);
+
+	sqlite3_reset(stmt);
+	if (rc == SQLITE_CONSTRAINT)
+		return 1;
+	if (rc != SQLITE_DONE) {
+		log_error("store: %s", sqlite3_errmsg(sqlite3_db_handle(stmt)));
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_one(sqlite3_stmt *stmt, int (*fn)(sqlite3_stmt *, void *), void *out)
+{
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	rc = sqlite3_step(stmt);
+	if (rc == SQLITE_ROW)
+		rc = fn(stmt, out) == 0 ? 0 : -1;
+	else if (rc == SQLITE_DONE)
+		rc = 1;
+	else {
+		log_error("store: %s", sqlite3_errmsg(sqlite3_db_handle(stmt)));
+		rc = -1;
+	}
+	sqlite3_reset(stmt);
+	return rc;
+}
+
+int
 store_col_text(sqlite3_stmt *stmt, int i, char *out, size_t outlen)
 {
 	const unsigned char *t = sqlite3_column_text(stmt, i);

@@ -38,28 +38,6 @@ store_authz_free(struct store_authz *a)
 	}
 }
 
-/* One row, read by fn; 1 when there is none.  Always resets the statement,
- * so no read transaction stays open behind the caller's back. */
-static int
-store_one(sqlite3_stmt *s, int (*fn)(sqlite3_stmt *, void *), void *out)
-{
-	int rc;
-
-	if (s == NULL)
-		return -1;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		rc = fn(s, out) == 0 ? 0 : -1;
-	else if (rc == SQLITE_DONE)
-		rc = 1;
-	else {
-		log_error("store: %s", sqlite3_errmsg(sqlite3_db_handle(s)));
-		rc = -1;
-	}
-	sqlite3_reset(s);
-	return rc;
-}
-
 /* -- accounts -------------------------------------------------------------- */
 
 #define ACCOUNT_COLUMNS "id, kid, thumbprint, jwk, contact, status, created_at"
@@ -122,14 +100,9 @@ store_account_insert(struct store *st, struct store_account *a)
 	store_bind_text(s, 3, a->jwk);
 	store_bind_text(s, 4, a->contact);
 	sqlite3_bind_int64(s, 5, a->created_at);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc == SQLITE_CONSTRAINT)
-		return 1;       /* the same key, registered by a racing request */
-	if (rc != SQLITE_DONE) {
-		log_error("store: %s", sqlite3_errmsg(st->db));
-		return -1;
-	}
+	/* 1: the same key, registered by a racing request */
+	if ((rc = store_exec_unique(s)) != 0)
+		return rc;
 	a->id = sqlite3_last_insert_rowid(st->db);
 	snprintf(a->status, sizeof(a->status), "valid");
 	return 0;
@@ -198,18 +171,13 @@ store_account_set_key(struct store *st, int64_t id, const char *jwk, const char 
 {
 	static const char sql[] = "UPDATE accounts SET jwk = ?, thumbprint = ? WHERE id = ?";
 	sqlite3_stmt *s = store_stmt(st, sql);
-	int rc;
 
 	if (s == NULL)
 		return -1;
 	store_bind_text(s, 1, jwk);
 	store_bind_text(s, 2, tp);
 	sqlite3_bind_int64(s, 3, id);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc == SQLITE_CONSTRAINT)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : -1;
+	return store_exec_unique(s);
 }
 
 int
@@ -262,21 +230,12 @@ store_nonce_use(struct store *st, const char *nonce, int64_t expires)
 {
 	static const char sql[] = "INSERT INTO used_nonces (nonce, expires) VALUES (?, ?)";
 	sqlite3_stmt *s = store_stmt(st, sql);
-	int rc;
 
 	if (s == NULL)
 		return -1;
 	store_bind_text(s, 1, nonce);
 	sqlite3_bind_int64(s, 2, expires);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc == SQLITE_CONSTRAINT)
-		return 1;
-	if (rc != SQLITE_DONE) {
-		log_error("store: %s", sqlite3_errmsg(st->db));
-		return -1;
-	}
-	return 0;
+	return store_exec_unique(s);
 }
 
 /* -- orders -------------------------------------------------------------------- */

@@ -16,8 +16,10 @@ store_cert_free(struct store_cert *c)
 }
 
 static int
-store_cert_row(sqlite3_stmt *s, struct store_cert *c)
+store_cert_row(sqlite3_stmt *s, void *p)
 {
+	struct store_cert *c = p;
+
 	memset(c, 0, sizeof(*c));
 	c->id = sqlite3_column_int64(s, 0);
 	if (store_col_text(s, 1, c->serial, sizeof(c->serial)) != 0 ||
@@ -35,22 +37,6 @@ store_cert_row(sqlite3_stmt *s, struct store_cert *c)
 	c->account_id = sqlite3_column_int64(s, 12);
 	c->created_at = sqlite3_column_int64(s, 13);
 	return c->pem != NULL ? 0 : -1;
-}
-
-static int
-store_cert_one(sqlite3_stmt *s, struct store_cert *out)
-{
-	int rc;
-
-	if (s == NULL)
-		return -1;
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		rc = store_cert_row(s, out);
-	else
-		rc = rc == SQLITE_DONE ? 1 : -1;
-	sqlite3_reset(s);
-	return rc;
 }
 
 int
@@ -88,7 +74,7 @@ store_cert_by_id(struct store *st, int64_t id, struct store_cert *out)
 
 	if (s != NULL)
 		sqlite3_bind_int64(s, 1, id);
-	return store_cert_one(s, out);
+	return store_one(s, store_cert_row, out);
 }
 
 int
@@ -99,7 +85,7 @@ store_cert_by_serial(struct store *st, const char *serial, struct store_cert *ou
 
 	if (s != NULL)
 		store_bind_text(s, 1, serial);
-	return store_cert_one(s, out);
+	return store_one(s, store_cert_row, out);
 }
 
 int

@@ -7,8 +7,10 @@
 #define EAB_COLUMNS "kid, hmac_key, created_by, created_at, account_id"
 
 static int
-store_eab_row(sqlite3_stmt *s, struct store_eab *e)
+store_eab_row(sqlite3_stmt *s, void *p)
 {
+	struct store_eab *e = p;
+
 	memset(e, 0, sizeof(*e));
 	if (store_col_text(s, 0, e->kid, sizeof(e->kid)) != 0 ||
 	    store_col_text(s, 1, e->hmac_key, sizeof(e->hmac_key)) != 0 ||
@@ -40,18 +42,10 @@ store_eab_get(struct store *st, const char *kid, struct store_eab *out)
 {
 	static const char sql[] = "SELECT " EAB_COLUMNS " FROM eab_keys WHERE kid = ?";
 	sqlite3_stmt *s = store_stmt(st, sql);
-	int rc;
 
-	if (s == NULL)
-		return -1;
-	store_bind_text(s, 1, kid);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		rc = store_eab_row(s, out);
-	else
-		rc = rc == SQLITE_DONE ? 1 : -1;
-	sqlite3_reset(s);
-	return rc;
+	if (s != NULL)
+		store_bind_text(s, 1, kid);
+	return store_one(s, store_eab_row, out);
 }
 
 int

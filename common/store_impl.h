@@ -34,6 +34,14 @@ int store_commit(struct store *st);
 void store_rollback(struct store *st);
 /* Runs a statement that returns no rows; returns sqlite3_changes or -1. */
 int store_exec(sqlite3_stmt *stmt);
+/* Runs an INSERT or UPDATE that a UNIQUE constraint may refuse: 0 done,
+ * 1 refused by the constraint (a duplicate, often a racing request), -1
+ * on any other error (logged). */
+int store_exec_unique(sqlite3_stmt *stmt);
+/* Steps a query for one row and reads it with fn: 0 read, 1 no row, -1
+ * error.  Always resets the statement, so that no read transaction stays
+ * open behind the caller's back. */
+int store_one(sqlite3_stmt *stmt, int (*fn)(sqlite3_stmt *, void *), void *out);
 /* Copies column i as text into out (truncating never: -1 if too long). */
 int store_col_text(sqlite3_stmt *stmt, int i, char *out, size_t outlen);
 /* Column i as a malloc'd string (NULL column -> NULL). */

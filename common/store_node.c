@@ -16,8 +16,10 @@ store_node_free(struct store_node *n)
 }
 
 static int
-store_node_row(sqlite3_stmt *s, struct store_node *n)
+store_node_row(sqlite3_stmt *s, void *p)
 {
+	struct store_node *n = p;
+
 	memset(n, 0, sizeof(*n));
 	if (store_col_text(s, 0, n->cn, sizeof(n->cn)) != 0 ||
 	    store_col_text(s, 1, n->profile, sizeof(n->profile)) != 0 ||
@@ -37,7 +39,6 @@ store_node_create(struct store *st, const struct store_node *n)
 	static const char sql[] = "INSERT INTO nodes (" NODE_COLUMNS ") "
 	    "VALUES (?, ?, ?, ?, ?, NULL, ?, ?)";
 	sqlite3_stmt *s = store_stmt(st, sql);
-	int rc;
 
 	if (s == NULL)
 		return -1;
@@ -48,11 +49,7 @@ store_node_create(struct store *st, const struct store_node *n)
 	sqlite3_bind_int64(s, 5, n->token_expires);
 	store_bind_text(s, 6, n->created_by);
 	sqlite3_bind_int64(s, 7, n->created_at);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc == SQLITE_CONSTRAINT)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : -1;
+	return store_exec_unique(s);
 }
 
 int
@@ -60,18 +57,10 @@ store_node_get(struct store *st, const char *cn, struct store_node *out)
 {
 	static const char sql[] = "SELECT " NODE_COLUMNS " FROM nodes WHERE cn = ?";
 	sqlite3_stmt *s = store_stmt(st, sql);
-	int rc;
 
-	if (s == NULL)
-		return -1;
-	store_bind_text(s, 1, cn);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		rc = store_node_row(s, out);
-	else
-		rc = rc == SQLITE_DONE ? 1 : -1;
-	sqlite3_reset(s);
-	return rc;
+	if (s != NULL)
+		store_bind_text(s, 1, cn);
+	return store_one(s, store_node_row, out);
 }
 
 int
