@@ -414,12 +414,30 @@ def openssl_speed():
     return res
 
 
+def rollup_kib(pid):
+    """Pss and private (USS) memory: what one more process really costs,
+    where VmRSS also counts every shared library page it has touched."""
+    out = {"pss_kib": None, "uss_kib": None}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            vals = {line.split(":")[0]: int(line.split()[1]) for line in f
+                    if line.split(":")[0] in ("Pss", "Private_Clean", "Private_Dirty")}
+        out["pss_kib"] = vals.get("Pss")
+        out["uss_kib"] = vals.get("Private_Clean", 0) + vals.get("Private_Dirty", 0)
+    except (OSError, ValueError, IndexError):
+        pass
+    return out
+
+
 def worker_rss(stack):
     rows = []
     for pid in stack.ra_children():
-        rows.append({"pid": pid, "vmrss_kib": status_kib(pid, "VmRSS"),
+        role = "worker" if any(os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")
+                               for fd in os.listdir(f"/proc/{pid}/fd")
+                               if os.path.exists(f"/proc/{pid}/fd/{fd}")) else "validator"
+        rows.append({"pid": pid, "role": role, "vmrss_kib": status_kib(pid, "VmRSS"),
                      "rss_anon_kib": status_kib(pid, "RssAnon"),
-                     "rss_file_kib": status_kib(pid, "RssFile")})
+                     "rss_file_kib": status_kib(pid, "RssFile"), **rollup_kib(pid)})
     return rows
 
 
@@ -851,9 +869,11 @@ def main():
     md = [*("- " + x for x in report), "", md_table(head, rows)]
     if "rss" in extra:
         rss = [x["vmrss_kib"] for x in extra["rss"] if x["vmrss_kib"]]
-        line = (f"worker RSS after the matrix ({extra['ra_requests']} upki-ra requests): "
-                + ", ".join(f"{x['vmrss_kib'] / 1024:.1f} MiB (anon "
-                            f"{x['rss_anon_kib'] / 1024:.1f})" for x in extra["rss"]))
+        line = (f"RSS of the upki-ra master's children after the matrix "
+                f"({extra['ra_requests']} upki-ra requests), VmRSS (anon, Pss, private): "
+                + ", ".join(f"{x['role']} {x['vmrss_kib'] / 1024:.1f} MiB "
+                            f"({x['rss_anon_kib'] / 1024:.1f}, {(x['pss_kib'] or 0) / 1024:.1f}, "
+                            f"{(x['uss_kib'] or 0) / 1024:.1f})" for x in extra["rss"]))
         text += ["", line]
         md += ["", line]
         if rss:
