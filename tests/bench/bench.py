@@ -196,6 +196,7 @@ class Pebble:
             json.dump(cfg, f, indent=2)
         self.dns_port = dns_port
         self.restarts = 0
+        self.suspect = False
         self.start()
 
     def start(self):
@@ -224,9 +225,12 @@ class Pebble:
             return False
 
     def ensure(self):
-        """A fresh Pebble when the last one hung; its goroutines go to the log."""
-        if self.proc.poll() is None and self.healthy():
+        """A fresh Pebble when the last one hung; its goroutines go to the log.
+        The directory alone is no health check: it does not take the memory
+        store's lock, so a deadlocked Pebble still serves it."""
+        if self.proc.poll() is None and not self.suspect and self.healthy():
             return False
+        self.suspect = False
         log("Pebble does not answer: goroutine dump to pebble.log, then a fresh Pebble")
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGQUIT)
@@ -720,9 +724,12 @@ def main():
             pebble.ensure()
             r = b.run("pebble", name, scenario, alg, c, pebble.directory, pebble.cafile,
                       pebble.pids)
-            if r.get("errors") and not pebble.healthy():
+            if r.get("timeouts") or r.get("setup_failed") or (
+                    r.get("errors") and not pebble.healthy()):
                 r["pebble_hung"] = True
-                log("Pebble hung during this run (see pebble.log for the goroutines)")
+                pebble.suspect = True
+                log("Pebble stopped answering during this run (its goroutines go to "
+                    "pebble.log before the next run)")
             return r
 
         def ra_run(name, scenario, alg, c, **kw):
