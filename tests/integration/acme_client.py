@@ -143,6 +143,14 @@ class Response:
         return f"<{self.status} {self.body[:300]!r}>"
 
 
+class NoNonce(Exception):
+    """new-nonce answered with this status and no Replay-Nonce."""
+
+    def __init__(self, status):
+        super().__init__(f"new-nonce answered {status} without a nonce")
+        self.status = status
+
+
 class Client:
     def __init__(self, base, cafile, key=None):
         self.base = base.rstrip("/")
@@ -177,8 +185,14 @@ class Client:
         return self.request("GET", url)
 
     def nonce(self):
+        """The nonce of the last response, else a fresh one from new-nonce.
+        A new-nonce answered without one (a 502 from nginx while a worker
+        dies) raises NoNonce rather than letting the next JWS go out with no
+        nonce, which the server would rightly refuse as badNonce."""
         if self._nonce is None:
-            self.request("HEAD", self.directory["newNonce"])
+            r = self.request("HEAD", self.directory["newNonce"])
+            if self._nonce is None:
+                raise NoNonce(r.status)
         n, self._nonce = self._nonce, None
         return n
 
