@@ -128,6 +128,11 @@ static const char *const store_migrations[] = {
 	 * retry after a lost answer looks for the certificate at the CA first. */
 	("ALTER TABLE orders ADD COLUMN processing_pid INTEGER;"
 	 "ALTER TABLE orders ADD COLUMN sign_attempts INTEGER NOT NULL DEFAULT 0;"),
+
+	/* 5 -> 6: used nonces are kept in memory the workers share (nonce.h):
+	 * a write transaction on every JWS request was the cost of every
+	 * POST-as-GET. */
+	"DROP TABLE used_nonces;",
 };
 
 #define STORE_NMIGRATIONS ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))

@@ -223,21 +223,6 @@ store_account_orders_since(struct store *st, int64_t account_id, int64_t since,
 	return n;
 }
 
-/* -- nonces ------------------------------------------------------------------ */
-
-int
-store_nonce_use(struct store *st, const char *nonce, int64_t expires)
-{
-	static const char sql[] = "INSERT INTO used_nonces (nonce, expires) VALUES (?, ?)";
-	sqlite3_stmt *s = store_stmt(st, sql);
-
-	if (s == NULL)
-		return -1;
-	store_bind_text(s, 1, nonce);
-	sqlite3_bind_int64(s, 2, expires);
-	return store_exec_unique(s);
-}
-
 /* -- orders -------------------------------------------------------------------- */
 
 static int
@@ -743,9 +728,20 @@ store_challenge_claim(struct store *st, int64_t now, int lease_s, struct store_w
 	    "ORDER BY c.lease_until IS NOT NULL, c.id LIMIT 1";
 	static const char sql_lease[] = "UPDATE challenges SET lease_until = ?, "
 	    "attempts = attempts + 1 WHERE id = ?";
+	static const char sql_any[] = "SELECT 1 FROM challenges WHERE status = 'processing' "
+	    "AND (lease_until IS NULL OR lease_until < ?) LIMIT 1";
 	sqlite3_stmt *s;
 	int rc;
 
+	/* Idle validators look often: a read first, so that looking takes the
+	 * write lock only when there is something to take. */
+	if ((s = store_stmt(st, sql_any)) == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, now);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW)
+		return rc == SQLITE_DONE ? 1 : -1;
 	/* The pick and the lease are one transaction: two validators never
 	 * hold the same challenge.  A validator that dies leaves a lease that
 	 * runs out, and the next one picks the challenge up again. */
@@ -822,7 +818,6 @@ int
 store_acme_sweep(struct store *st, int64_t now)
 {
 	static const char *const sqls[] = {
-		"DELETE FROM used_nonces WHERE expires < ?1",
 		"UPDATE authorizations SET status = 'expired' WHERE expires <= ?1 "
 		"AND status IN ('pending', 'valid')",
 		"UPDATE orders SET status = 'invalid', error = '{\"type\":"

@@ -1,5 +1,5 @@
 /*
- * The ACME part of the store: accounts, used nonces, orders, authorizations,
+ * The ACME part of the store: accounts, orders, authorizations,
  * challenges.  Each function that changes state is one transaction, and the
  * ones that decide a race (finalize, claiming a challenge) do it with a
  * conditional UPDATE inside BEGIN IMMEDIATE, so that of two workers exactly
@@ -103,9 +103,6 @@ int store_account_orders(struct store *st, int64_t account_id, int offset, int m
 int store_account_orders_since(struct store *st, int64_t account_id, int64_t since,
     int64_t *oldest);
 
-/* Nonces: 0 first use, 1 already used. */
-int store_nonce_use(struct store *st, const char *nonce, int64_t expires);
-
 /* Orders.  authz_ids[i] empty means "create a new authorization for
  * identifier i" (its id is then written back); otherwise it is reused. */
 struct store_new_authz {
@@ -158,8 +155,8 @@ int store_challenge_claim(struct store *st, int64_t now, int lease_s, struct sto
 int store_challenge_finish(struct store *st, int64_t challenge_id, const char *problem,
     int64_t now);
 
-/* Housekeeping: forget used nonces past their expiry, expire authorizations
- * and orders, delete long-dead pending objects.  Returns rows touched. */
+/* Housekeeping: expire authorizations and orders, delete long-dead
+ * pending objects.  Returns rows touched. */
 int store_acme_sweep(struct store *st, int64_t now);
 
 #endif

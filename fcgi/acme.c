@@ -16,6 +16,7 @@
 
 #include "b64.h"
 #include "jsonx.h"
+#include "keycache.h"
 #include "log.h"
 #include "nonce.h"
 
@@ -263,6 +264,8 @@ acme_load_account(struct ra_ctx *ctx, const struct http_request *req,
 		    "account is %s", ar->account.status);
 		return -1;
 	}
+	if ((ar->key = keycache_get(ar->account.id, ar->account.jwk)) != NULL)
+		return 0;
 	jwk = jsonx_parse(ar->account.jwk, strlen(ar->account.jwk), ACME_PAYLOAD_MAX, NULL, 0);
 	e = jwk != NULL ? jwk_import(jwk, &ar->key, why, sizeof(why)) : JWS_BAD_KEY;
 
@@ -271,31 +274,22 @@ acme_load_account(struct ra_ctx *ctx, const struct http_request *req,
 		acme_store_failed(resp);
 		return -1;
 	}
+	keycache_put(ar->account.id, ar->account.jwk, ar->key);
 	return 0;
 }
 
 static int
-acme_check_nonce(struct ra_ctx *ctx, struct http_response *resp, struct acme_req *ar)
+acme_check_nonce(struct http_response *resp, struct acme_req *ar)
 {
-	int64_t expires;
-	int rc;
+	enum nonce_status st;
 
 	if (ar->jws.nonce == NULL) {
 		acme_problem(resp, 400, ACME_ERR("badNonce"), NULL,
 		    "the protected header has no nonce");
 		return -1;
 	}
-	if (nonce_check(ar->jws.nonce, ar->now, &expires) != 0) {
-		acme_problem(resp, 400, ACME_ERR("badNonce"), NULL,
-		    "unknown or expired nonce");
-		return -1;
-	}
-	if ((rc = store_nonce_use(ctx->store, ar->jws.nonce, expires)) < 0) {
-		acme_store_failed(resp);
-		return -1;
-	}
-	if (rc == 1) {
-		acme_problem(resp, 400, ACME_ERR("badNonce"), NULL, "nonce already used");
+	if ((st = nonce_use(ar->jws.nonce, ar->now)) != NONCE_OK) {
+		acme_problem(resp, 400, ACME_ERR("badNonce"), NULL, "%s", nonce_status_str(st));
 		return -1;
 	}
 	return 0;
@@ -336,7 +330,7 @@ acme_authenticate(struct ra_ctx *ctx, const struct http_request *req,
 		acme_jws_failed(resp, e, why);
 		return -1;
 	}
-	if (acme_check_nonce(ctx, resp, ar) != 0)
+	if (acme_check_nonce(resp, ar) != 0)
 		return -1;
 	acme_url(ctx, req, ar->url, sizeof(ar->url), "%s", req->path);
 	if (ar->jws.url == NULL || strcmp(ar->jws.url, ar->url) != 0) {

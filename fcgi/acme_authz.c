@@ -10,6 +10,7 @@
 #include "handlers.h"
 #include "jsonx.h"
 #include "log.h"
+#include "validator.h"
 
 static json_object *
 acme_challenge_json(struct ra_ctx *ctx, const struct http_request *req,
@@ -156,8 +157,10 @@ HANDLER(acme_challenge)
 			acme_store_failed(resp);
 			goto free_authz;
 		}
-		if (rc == 0)
+		if (rc == 0) {
 			snprintf(c->status, sizeof(c->status), "processing");
+			validator_wake();
+		}
 	}
 	acme_url(ctx, req, up, sizeof(up), "/acme/authz/%s", a.id);
 	http_header_add(resp, "Link", "<%s>;rel=\"up\"", up);

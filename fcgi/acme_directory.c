@@ -2,10 +2,13 @@
  * GET /acme/directory and HEAD|GET /acme/new-nonce: the only ACME
  * resources a client may GET (RFC 8555 7.1.1, 7.2).
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "acme.h"
 #include "handlers.h"
+#include "jsonx.h"
 
 static void
 acme_directory_add(json_object *dir, struct ra_ctx *ctx, const struct http_request *req,
@@ -62,11 +65,12 @@ acme_directory_meta(struct ra_ctx *ctx, const struct http_request *req)
 	return meta;
 }
 
-HANDLER(acme_directory)
+static char *
+acme_directory_make(struct ra_ctx *ctx, const struct http_request *req)
 {
 	json_object *dir = json_object_new_object();
+	char *body;
 
-	(void)args;
 	acme_directory_add(dir, ctx, req, "newNonce", "/acme/new-nonce");
 	acme_directory_add(dir, ctx, req, "newAccount", "/acme/new-account");
 	acme_directory_add(dir, ctx, req, "newOrder", "/acme/new-order");
@@ -74,7 +78,36 @@ HANDLER(acme_directory)
 	acme_directory_add(dir, ctx, req, "keyChange", "/acme/key-change");
 	acme_directory_add(dir, ctx, req, "renewalInfo", "/acme/renewal-info");
 	json_object_object_add(dir, "meta", acme_directory_meta(ctx, req));
-	acme_json(resp, 200, dir);
+	body = strdup(jsonx_print(dir));
+	json_object_put(dir);
+	return body;
+}
+
+/* The directory depends only on the base URL and on the configuration,
+ * which is fixed for the life of a worker (SIGHUP replaces workers): each
+ * worker makes it once for the base URL its clients use. */
+static struct {
+	char base[ACME_URL_MAX];
+	char *body;
+} acme_directory_cache;
+
+HANDLER(acme_directory)
+{
+	char base[ACME_URL_MAX];
+	char *body;
+
+	(void)args;
+	acme_base(ctx, req, base, sizeof(base));
+	if (acme_directory_cache.body == NULL || strcmp(acme_directory_cache.base, base) != 0) {
+		if ((body = acme_directory_make(ctx, req)) == NULL) {
+			acme_problem(resp, 500, ACME_ERR("serverInternal"), NULL, "out of memory");
+			return;
+		}
+		free(acme_directory_cache.body);
+		acme_directory_cache.body = body;
+		snprintf(acme_directory_cache.base, sizeof(acme_directory_cache.base), "%s", base);
+	}
+	http_text(resp, 200, "application/json", acme_directory_cache.body);
 }
 
 HANDLER(acme_new_nonce)

@@ -245,9 +245,10 @@ router_dispatch(struct ra_ctx *ctx, const struct http_request *req,
 	unsigned method = router_method(req->method), allowed = 0;
 	struct auth_identity who = { 0 };
 	struct route_args args;
+	bool too_long = strlen(req->path) > ROUTER_PATH_MAX;
 	size_t i;
 
-	for (i = 0; strlen(req->path) <= ROUTER_PATH_MAX && i < ROUTER_NROUTES; i++) {
+	for (i = 0; !too_long && i < ROUTER_NROUTES; i++) {
 		const struct route *r = &router_table[i];
 
 		if (!router_match(r->pattern, req->path, &args))
@@ -261,7 +262,7 @@ router_dispatch(struct ra_ctx *ctx, const struct http_request *req,
 			r->fn(ctx, req, resp, &args);
 		break;
 	}
-	if (i == ROUTER_NROUTES || strlen(req->path) > ROUTER_PATH_MAX)
+	if (i == ROUTER_NROUTES || too_long)
 		router_unmatched(req, resp, allowed);
 	if (router_is_acme(req->path))
 		acme_common_headers(ctx, req, resp);

@@ -27,9 +27,14 @@ cmd_serve(const struct config *cfg)
 
 	if (ra_data_dir_init(cfg) != 0)
 		return 1;
-	/* Before fork: every worker must accept the nonces of every other. */
+	/* Before fork: every worker must accept the nonces of every other,
+	 * and be able to wake every validator. */
 	if (nonce_init() != 0) {
 		log_error("cannot make the nonce key");
+		return 1;
+	}
+	if (validator_wake_init() != 0) {
+		log_error("cannot make the validators' wake-up eventfd");
 		return 1;
 	}
 	if (cfg->listen[0] != '\0')

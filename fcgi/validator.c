@@ -8,11 +8,15 @@
  * VALIDATOR_MAX_ATTEMPTS the challenge fails instead, so none stays
  * "processing" for ever.
  */
+#include <errno.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,13 +28,58 @@
 #include "validate.h"
 #include "validator.h"
 
-#define VALIDATOR_IDLE_MS 200
+/* Workers ring validator_wake(); the idle poll is only the safety net (a
+ * lease run out, a wake-up lost with a dying worker). */
+#define VALIDATOR_IDLE_MS 1000
 #define VALIDATOR_MAX_ATTEMPTS 3
 #define VALIDATOR_SWEEP_SECONDS 60
 /* Longer than a whole check (total timeout) can take. */
 #define VALIDATOR_LEASE_SECONDS 60
 
 static volatile sig_atomic_t validator_stopping;
+/* An eventfd shared by every process of the pool: level-triggered while
+ * its counter is not zero, so a ring between a validator's last look at
+ * the store and its poll() is not lost. */
+static int validator_bell = -1;
+
+int
+validator_wake_init(void)
+{
+	if (validator_bell < 0)
+		validator_bell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	return validator_bell < 0 ? -1 : 0;
+}
+
+void
+validator_wake(void)
+{
+	uint64_t one = 1;
+
+	/* Non-blocking: at worst (EAGAIN, a counter near 2^64) the ring is
+	 * already pending. */
+	if (validator_bell >= 0 && write(validator_bell, &one, sizeof(one)) < 0 &&
+	    errno != EAGAIN)
+		log_warn("validator: cannot wake the validators: %s", strerror(errno));
+}
+
+/* Sleeps until a ring, a signal, or VALIDATOR_IDLE_MS; takes the ring, which
+ * another validator may have taken first (EAGAIN): both look at the store. */
+static void
+validator_idle(void)
+{
+	struct pollfd p = { .fd = validator_bell, .events = POLLIN };
+	uint64_t n;
+
+	if (validator_bell < 0) {
+		struct timespec idle = { 0, VALIDATOR_IDLE_MS * 1000000L };
+
+		nanosleep(&idle, NULL);
+		return;
+	}
+	if (poll(&p, 1, VALIDATOR_IDLE_MS) == 1 && read(validator_bell, &n, sizeof(n)) < 0 &&
+	    errno != EAGAIN)
+		log_warn("validator: cannot read the wake-up: %s", strerror(errno));
+}
 
 static void
 validator_on_term(int sig)
@@ -107,7 +156,6 @@ int
 validator_main(const struct config *cfg, int listen_fd)
 {
 	struct sigaction sa = { .sa_handler = validator_on_term };
-	struct timespec idle = { 0, VALIDATOR_IDLE_MS * 1000000L };
 	struct validate_opts opts;
 	struct store_work w;
 	struct store *st;
@@ -143,7 +191,7 @@ validator_main(const struct config *cfg, int listen_fd)
 		if (rc == 0)
 			validator_run_one(st, &opts, &w);
 		else
-			nanosleep(&idle, NULL);
+			validator_idle();
 	}
 	validate_cleanup();
 	store_close(st);

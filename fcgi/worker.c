@@ -8,9 +8,11 @@
 #include <poll.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -163,30 +165,75 @@ worker_open(const struct config *cfg, struct ra_ctx *ctx)
 
 static const struct timeval worker_read_timeout = { 30, 0 };
 
-/*
- * Waits for a new connection (or, with nginx's fastcgi_keep_conn, the next
- * request on the kept one) or for SIGTERM, whichever comes first.  Returns
- * 1 to go on, 0 to stop.
- */
+/* What a worker waits on between requests. */
+struct worker_io {
+	int listen_fd;
+	int sigfd;
+	int epfd;
+	bool stopping;          /* SIGTERM read: stop after this request */
+};
+
+/* Every idle worker waits on the one listening socket: with poll() each
+ * connection woke them all and all but one found accept() empty (most of
+ * the CPU of a pool larger than a few workers).  EPOLLEXCLUSIVE wakes one. */
 static int
-worker_wait(int listen_fd, int sigfd, FCGX_Request *fr)
+worker_io_init(struct worker_io *io, int listen_fd, int sigfd)
+{
+	struct epoll_event lev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd };
+	struct epoll_event sev = { .events = EPOLLIN, .data.fd = sigfd };
+
+	io->listen_fd = listen_fd;
+	io->sigfd = sigfd;
+	io->stopping = false;
+	if ((io->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
+		return -1;
+	if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, listen_fd, &lev) != 0 ||
+	    epoll_ctl(io->epfd, EPOLL_CTL_ADD, sigfd, &sev) != 0) {
+		close(io->epfd);
+		return -1;
+	}
+	return 0;
+}
+
+/* With nginx's fastcgi_keep_conn: the next request on the kept connection,
+ * or SIGTERM. */
+static int
+worker_wait_kept(struct worker_io *io, FCGX_Request *fr)
 {
 	struct pollfd pfd[2] = {
-		{ .fd = fr->ipcFd >= 0 ? fr->ipcFd : listen_fd, .events = POLLIN },
-		{ .fd = sigfd, .events = POLLIN },
+		{ .fd = fr->ipcFd, .events = POLLIN },
+		{ .fd = io->sigfd, .events = POLLIN },
 	};
-	int conn;
 
 	if (poll(pfd, 2, -1) < 0)
 		return errno == EINTR;
-	if (pfd[1].revents != 0)
+	return pfd[1].revents == 0;
+}
+
+/*
+ * Waits for a new connection (or the next request on a kept one) or for
+ * SIGTERM, whichever comes first.  Returns 1 to go on, 0 to stop.
+ */
+static int
+worker_wait(struct worker_io *io, FCGX_Request *fr)
+{
+	struct epoll_event ev[2];
+	int n, conn;
+
+	if (io->stopping)
 		return 0;
 	if (fr->ipcFd >= 0)
-		return 1;
-	/* The listening socket is non-blocking: another worker may have
-	 * taken the connection that woke us all. */
-	if ((conn = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
-		return 1;
+		return worker_wait_kept(io, fr);
+	if ((n = epoll_wait(io->epfd, ev, 2, -1)) < 0)
+		return errno == EINTR;
+	for (int i = 0; i < n; i++)
+		if (ev[i].data.fd == io->sigfd)
+			io->stopping = true;
+	/* The listening socket is non-blocking: the connection that woke us
+	 * may be gone to another worker.  Stopping, we still take one: the
+	 * exclusive wake-up of a connection may have been ours alone. */
+	if ((conn = accept4(io->listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+		return !io->stopping;
 	/* nginx sends its request at once; a peer that connects and stays
 	 * silent must not hold a worker for ever. */
 	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &worker_read_timeout,
@@ -202,6 +249,7 @@ worker_wait(int listen_fd, int sigfd, FCGX_Request *fr)
 int
 worker_main(const struct config *cfg, int listen_fd)
 {
+	struct worker_io io;
 	struct ra_ctx ctx;
 	FCGX_Request fr;
 	sigset_t term;
@@ -218,7 +266,8 @@ worker_main(const struct config *cfg, int listen_fd)
 	sigprocmask(SIG_BLOCK, &term, NULL);
 	if ((sigfd = signalfd(-1, &term, SFD_CLOEXEC)) < 0 ||
 	    (flags = fcntl(listen_fd, F_GETFL)) < 0 ||
-	    fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0) {
+	    fcntl(listen_fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+	    worker_io_init(&io, listen_fd, sigfd) != 0) {
 		log_error("worker: cannot set up: %s", strerror(errno));
 		return 1;
 	}
@@ -229,13 +278,14 @@ worker_main(const struct config *cfg, int listen_fd)
 		log_error("worker: cannot initialise FastCGI");
 		return 1;
 	}
-	while (worker_wait(listen_fd, sigfd, &fr)) {
+	while (worker_wait(&io, &fr)) {
 		if (fr.ipcFd < 0 || FCGX_Accept_r(&fr) < 0)
 			continue;
 		worker_handle(&ctx, &fr);
 		FCGX_Finish_r(&fr);
 	}
 	FCGX_Free(&fr, 1);
+	close(io.epfd);
 	close(sigfd);
 	ca_client_free(ctx.ca);
 	store_close(ctx.store);

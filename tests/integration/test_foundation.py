@@ -12,27 +12,11 @@ import pytest
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
-from conftest import BUILD, get, request
+from conftest import BUILD, child_pids, get, request
 from stack import free_port_pair, wait_for
 
 RA = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), BUILD, "upki-ra")
-
-
-def children(pid):
-    """pids whose parent is pid (from /proc)."""
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid and fields[0] != "Z":
-            out.append(int(entry))
-    return out
 
 
 def alive(pid):
@@ -81,7 +65,7 @@ def test_seed_is_nowhere_on_disk_or_in_worker_environment(stack):
                 continue
             with open(path, "rb") as f:
                 assert seed not in f.read(), path
-    for pid in [stack.ra.pid] + children(stack.ra.pid):
+    for pid in [stack.ra.pid] + child_pids(stack.ra.pid):
         with open(f"/proc/{pid}/environ", "rb") as f:
             assert seed not in f.read(), f"seed in the environment of {pid}"
     with open(stack.log_path("ra"), "rb") as f:
@@ -234,23 +218,23 @@ def test_oversized_body_refused(stack):
 
 def test_killed_worker_is_replaced_and_requests_keep_succeeding(stack):
     master = stack.ra.pid
-    wait_for(lambda: len(children(master)) == stack.children, 10, "the children")
-    workers = children(master)
+    wait_for(lambda: len(child_pids(master)) == stack.children, 10, "the children")
+    workers = child_pids(master)
     os.kill(workers[0], signal.SIGKILL)
     for _ in range(40):
         assert get(stack, "/api/v1/public/profiles").status == 200
-    wait_for(lambda: len(children(master)) == stack.children, 10, "the replacement worker")
-    assert workers[0] not in children(master)
+    wait_for(lambda: len(child_pids(master)) == stack.children, 10, "the replacement worker")
+    assert workers[0] not in child_pids(master)
 
 
 def test_sighup_replaces_workers_without_failing_requests(stack):
     master = stack.ra.pid
-    before = set(children(master))
+    before = set(child_pids(master))
     os.kill(master, signal.SIGHUP)
     for _ in range(40):
         assert get(stack, "/api/v1/public/health").status == 200
-    wait_for(lambda: not (set(children(master)) & before), 15, "old workers to exit")
-    assert len(children(master)) == stack.children
+    wait_for(lambda: not (set(child_pids(master)) & before), 15, "old workers to exit")
+    assert len(child_pids(master)) == stack.children
 
 
 def test_health_503_when_the_ca_is_down(stack):
@@ -272,8 +256,8 @@ def test_sigterm_leaves_no_process_behind(fresh_stack):
     fresh_stack.start_devca()
     fresh_stack.start_ra()
     master = fresh_stack.ra.pid
-    wait_for(lambda: len(children(master)) == fresh_stack.children, 10, "the children")
-    workers = children(master)
+    wait_for(lambda: len(child_pids(master)) == fresh_stack.children, 10, "the children")
+    workers = child_pids(master)
     os.kill(master, signal.SIGTERM)
     assert fresh_stack.ra.wait(20) == 0
     time.sleep(0.2)

@@ -25,7 +25,7 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from conftest import BUILD, SANITIZER_REPORT, free_port, free_port_pair  # noqa: E402
+from conftest import BUILD, SANITIZER_REPORT, child_pids, free_port, free_port_pair  # noqa: E402
 from stack import Stack, unix_socket_open, wait_for  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -729,19 +729,6 @@ def traced(trace, argv):
         cmd = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
                "--", *cmd]
     return cmd
-
-
-def child_pids(pid):
-    out = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        out.append(int(entry))
-            except OSError:
-                pass
-    return out
 
 
 def issue_one_certificate(stack, http01, name):

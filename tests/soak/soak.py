@@ -266,11 +266,10 @@ def db_check(stack):
                                  ).fetchone()[0]
         orders = con.execute("SELECT count(*) FROM orders").fetchone()[0]
         certs = con.execute("SELECT count(*) FROM certificates").fetchone()[0]
-        nonces = con.execute("SELECT count(*) FROM used_nonces").fetchone()[0]
     finally:
         con.close()
     return {"integrity_check": integrity, "processing_orders": processing, "orders": orders,
-            "certificates": certs, "used_nonces": nonces}
+            "certificates": certs}
 
 
 class Watchdog(threading.Thread):

@@ -1,0 +1,24 @@
+/*
+ * A per-process cache of imported ACME account keys.  Building an EVP_PKEY
+ * from a JWK costs more than verifying a signature with it (for P-256 the
+ * curve group and its Montgomery context are built anew; for RSA the
+ * Montgomery context of the modulus is set up at the first verification),
+ * and every JWS request of an account needs the same key.
+ *
+ * An entry is found by account id and is good only while the account's
+ * stored JWK is the text it was made from: a key change (which rewrites the
+ * JWK) or a reused id can never return a stale key.
+ */
+#ifndef UPKI_KEYCACHE_H
+#define UPKI_KEYCACHE_H
+
+#include <stdint.h>
+
+#include <openssl/evp.h>
+
+/* A new reference to the cached key of account id made from jwk, or NULL. */
+EVP_PKEY *keycache_get(int64_t id, const char *jwk);
+/* Remembers key (takes a reference of its own) for account id and jwk. */
+void keycache_put(int64_t id, const char *jwk, EVP_PKEY *key);
+
+#endif
