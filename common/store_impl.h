@@ -12,7 +12,7 @@
 /* Writers queue behind one another for at most this long before a request
  * gets a "busy" error; a commit takes well under a millisecond. */
 #define STORE_BUSY_TIMEOUT_MS 5000
-#define STORE_STMT_CACHE 64
+#define STORE_STMT_CACHE 96
 
 struct store_cached {
 	const char *sql;        /* the static string: its address is the key */
@@ -23,6 +23,7 @@ struct store {
 	sqlite3 *db;
 	struct store_cached cache[STORE_STMT_CACHE];
 	int ncached;
+	int wal_restart_tried;      /* WAL pages at the last RESTART checkpoint */
 };
 
 /* A prepared statement for a static SQL string, from the cache, reset and
@@ -32,6 +33,10 @@ sqlite3_stmt *store_stmt(struct store *st, const char *sql);
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
+/* A transaction for several reads that must agree (one snapshot); no
+ * write may run inside it. */
+int store_read_begin(struct store *st);
+void store_read_end(struct store *st);
 /* Runs a statement that returns no rows; returns sqlite3_changes or -1. */
 int store_exec(sqlite3_stmt *stmt);
 /* Runs an INSERT or UPDATE that a UNIQUE constraint may refuse: 0 done,

@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "store_admin.h"
 #include "store.h"
 #include "testutil.h"
 
@@ -478,6 +479,98 @@ test_concurrent_first_open(void **state)
 	}
 }
 
+#define WAL_WRITERS 2
+#define WAL_READERS 2
+#define WAL_WRITES 8000
+
+/* A writer process: its own connection, one commit per row. */
+static void
+wal_writer(const char *path, int n)
+{
+	struct store *st;
+	char err[256], dn[64];
+
+	if (store_open(path, &st, err, sizeof(err)) != 0)
+		_exit(1);
+	for (int i = 0; i < WAL_WRITES; i++) {
+		snprintf(dn, sizeof(dn), "/CN=admin-%d-%d", n, i);
+		if (store_admin_add(st, dn, 1) != 0)
+			_exit(2);
+	}
+	store_close(st);
+	_exit(0);
+}
+
+/* A reader process: read transactions of 2 ms one after the other, as a
+ * busy worker's requests are; with two of them one is always reading. */
+static void
+wal_reader(const char *path)
+{
+	sqlite3 *db = NULL;
+
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK)
+		_exit(1);
+	sqlite3_busy_timeout(db, 5000);
+	for (;;) {
+		sqlite3_exec(db, "BEGIN; SELECT count(*) FROM admins;", NULL, NULL, NULL);
+		usleep(2000);
+		sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+	}
+}
+
+/* Processes committing while others read, as busy workers do: there is
+ * always a reader whose snapshot is older than the last commit, so SQLite's
+ * own checkpoints never start the WAL over, and without the store's RESTART
+ * checkpoints it grew to 170 MiB and more here. */
+static void
+test_wal_bounded_under_steady_load(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st = open_ok(f->db);
+	char wal[TU_PATH + 8];
+	pid_t readers[WAL_READERS];
+	struct stat sb;
+	off_t most = 0;
+	int running = WAL_WRITERS, status;
+
+	store_close(st);
+	snprintf(wal, sizeof(wal), "%s-wal", f->db);
+	for (int n = 0; n < WAL_READERS; n++) {
+		if ((readers[n] = fork()) == 0)
+			wal_reader(f->db);
+		assert_true(readers[n] > 0);
+		usleep(1000);
+	}
+	for (int n = 0; n < WAL_WRITERS; n++) {
+		pid_t pid = fork();
+
+		if (pid == 0)
+			wal_writer(f->db, n);
+		assert_true(pid > 0);
+	}
+	while (running > 0) {
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+
+		if (pid > 0) {
+			for (int n = 0; n < WAL_READERS; n++)
+				assert_true(pid != readers[n]);
+			assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+			running--;
+		}
+		if (stat(wal, &sb) == 0 && sb.st_size > most)
+			most = sb.st_size;
+		usleep(2000);
+	}
+	for (int n = 0; n < WAL_READERS; n++) {
+		kill(readers[n], SIGKILL);
+		waitpid(readers[n], NULL, 0);
+	}
+	print_message("largest WAL: %lld KiB\n", (long long)most / 1024);
+	/* the RESTART threshold (32 MiB) and what commits add while a
+	 * checkpoint waits */
+	assert_true(most < 64 << 20);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -492,6 +585,7 @@ main(void)
 		T(test_refuses_non_database),
 		T(test_refuses_unusable_path),
 		T(test_concurrent_first_open),
+		T(test_wal_bounded_under_steady_load),
 	};
 
 	log_init("test_store", LOG_LEVEL_WARN);
