@@ -1,5 +1,6 @@
 #include "store.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,22 +202,35 @@ fail:
 }
 
 /*
- * Checkpoints.  SQLite's own (a passive checkpoint by the commit that takes
- * the WAL past 1,000 pages) copies pages back but cannot start the WAL over
- * while a reader still reads from it, and with several workers serving
- * requests there always is one: under steady load the WAL grew without
- * bound (200 MB in ten seconds of new-order, kept on disk afterwards).  Past
- * STORE_WAL_RESTART_PAGES a commit runs a RESTART checkpoint, which waits
- * for the readers of the moment to finish (a request or so) so that the
- * next write starts the WAL over; journal_size_limit then truncates the
- * file.  The wait is short and tried again only every
- * STORE_WAL_RESTART_EVERY pages, so that a long reader (a backup) costs
- * writers little while it lasts.
+ * Checkpoints, instead of SQLite's own: a passive checkpoint by every commit
+ * once the WAL holds 1,000 pages.
+ *
+ * That one cannot start the WAL over while a reader still reads from it,
+ * and with several workers serving requests there always is one: under
+ * steady load the WAL grew without bound (200 MB in ten seconds of
+ * new-order, kept on disk afterwards).  Past STORE_WAL_RESTART_PAGES a
+ * commit runs a RESTART checkpoint, which waits for the readers of the
+ * moment to finish (a request or so) so that the next write starts the WAL
+ * over; journal_size_limit then truncates the file.  The wait is bounded
+ * and tried again only every STORE_WAL_RESTART_EVERY pages, so that a long
+ * reader (a backup) costs writers little while it lasts.
+ *
+ * And once past 1,000 pages it checkpointed on every commit, each time
+ * copying that commit's pages and syncing the WAL and the database: a
+ * quarter of new-order's time.  Here a connection checkpoints when the
+ * WAL has grown by STORE_WAL_CHECKPOINT_PAGES since its last one.
  */
 #define STORE_WAL_CHECKPOINT_PAGES 1000
 #define STORE_WAL_RESTART_PAGES 8192        /* 32 MiB of 4 KiB pages */
 #define STORE_WAL_RESTART_EVERY 512
 #define STORE_WAL_RESTART_WAIT_MS 200
+
+static bool
+store_wal_grown(int pages, int since, int by)
+{
+	/* pages < since: the WAL was started over since */
+	return pages < since || pages - since >= by;
+}
 
 static int
 store_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
@@ -225,16 +239,18 @@ store_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 
 	if (pages < STORE_WAL_CHECKPOINT_PAGES)
 		return SQLITE_OK;
-	if (pages < STORE_WAL_RESTART_PAGES ||
-	    (pages >= st->wal_restart_tried && pages - st->wal_restart_tried <
-	    STORE_WAL_RESTART_EVERY)) {
-		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	if (pages >= STORE_WAL_RESTART_PAGES &&
+	    store_wal_grown(pages, st->wal_restart_at, STORE_WAL_RESTART_EVERY)) {
+		st->wal_restart_at = st->wal_checkpoint_at = pages;
+		sqlite3_busy_timeout(db, STORE_WAL_RESTART_WAIT_MS);
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+		sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
 		return SQLITE_OK;
 	}
-	st->wal_restart_tried = pages;
-	sqlite3_busy_timeout(db, STORE_WAL_RESTART_WAIT_MS);
-	sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
-	sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+	if (store_wal_grown(pages, st->wal_checkpoint_at, STORE_WAL_CHECKPOINT_PAGES)) {
+		st->wal_checkpoint_at = pages;
+		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	}
 	return SQLITE_OK;
 }
 

@@ -23,7 +23,8 @@ struct store {
 	sqlite3 *db;
 	struct store_cached cache[STORE_STMT_CACHE];
 	int ncached;
-	int wal_restart_tried;      /* WAL pages at the last RESTART checkpoint */
+	int wal_checkpoint_at;      /* WAL pages at this connection's last */
+	int wal_restart_at;         /* checkpoint, and at its last RESTART */
 };
 
 /* A prepared statement for a static SQL string, from the cache, reset and
