@@ -246,6 +246,34 @@ worker_wait(struct worker_io *io, FCGX_Request *fr)
 	return 1;
 }
 
+/*
+ * Ends a request.  On a connection nginx does not keep, libfcgi's close
+ * (OS_Close) shuts down the writing side, waits in poll() for the peer to
+ * close its end and reads to end of file, so that input still on its way
+ * (a body the worker refused without reading it) cannot turn the close
+ * into a reset of the response.  When the request's input has been read to
+ * its end (the empty STDIN record, normally already in the socket), no
+ * more can come: closing at once does the same without the wait for nginx
+ * and its two context switches, 14 % of a worker's time under POST-as-GET.
+ */
+static void
+worker_finish(FCGX_Request *fr)
+{
+	int fd = fr->ipcFd;
+
+	if (fr->keepConnection || FCGX_GetChar(fr->in) != EOF ||
+	    FCGX_HasSeenEOF(fr->in) != EOF || FCGX_GetError(fr->in) != 0) {
+		FCGX_Finish_r(fr);
+		return;
+	}
+	fr->keepConnection = 1;
+	FCGX_Finish_r(fr);
+	if (fr->ipcFd < 0)
+		return;         /* an error: libfcgi closed it its own way */
+	close(fd);
+	fr->ipcFd = -1;
+}
+
 int
 worker_main(const struct config *cfg, int listen_fd)
 {
@@ -282,7 +310,7 @@ worker_main(const struct config *cfg, int listen_fd)
 		if (fr.ipcFd < 0 || FCGX_Accept_r(&fr) < 0)
 			continue;
 		worker_handle(&ctx, &fr);
-		FCGX_Finish_r(&fr);
+		worker_finish(&fr);
 	}
 	FCGX_Free(&fr, 1);
 	close(io.epfd);
