@@ -23,5 +23,8 @@ int store_schema_version(struct store *st);
 int store_schema_latest(void);
 /* A cheap read that proves the database answers (for /health). */
 int store_ping(struct store *st);
+/* Copies the WAL back into the database: the validators call it a few
+ * times a second, so that requests do not (store.c). */
+void store_checkpoint(struct store *st);
 
 #endif

@@ -23,8 +23,7 @@ struct store {
 	sqlite3 *db;
 	struct store_cached cache[STORE_STMT_CACHE];
 	int ncached;
-	int wal_checkpoint_at;      /* WAL pages at this connection's last */
-	int wal_restart_at;         /* checkpoint, and at its last RESTART */
+	int wal_restart_at;         /* WAL pages at the last RESTART checkpoint */
 };
 
 /* A prepared statement for a static SQL string, from the cache, reset and

@@ -10,7 +10,7 @@
 #include "handlers.h"
 #include "jsonx.h"
 #include "log.h"
-#include "validator.h"
+#include "wakeup.h"
 
 static json_object *
 acme_challenge_json(struct ra_ctx *ctx, const struct http_request *req,
@@ -159,7 +159,7 @@ HANDLER(acme_challenge)
 		}
 		if (rc == 0) {
 			snprintf(c->status, sizeof(c->status), "processing");
-			validator_wake();
+			wakeup_ring();
 		}
 	}
 	acme_url(ctx, req, up, sizeof(up), "/acme/authz/%s", a.id);

@@ -13,6 +13,7 @@
 #include "pool.h"
 #include "ra.h"
 #include "validator.h"
+#include "wakeup.h"
 #include "worker.h"
 
 int
@@ -33,7 +34,7 @@ cmd_serve(const struct config *cfg)
 		log_error("cannot make the nonce key");
 		return 1;
 	}
-	if (validator_wake_init() != 0) {
+	if (wakeup_init() != 0) {
 		log_error("cannot make the validators' wake-up eventfd");
 		return 1;
 	}

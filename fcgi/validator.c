@@ -8,15 +8,12 @@
  * VALIDATOR_MAX_ATTEMPTS the challenge fails instead, so none stays
  * "processing" for ever.
  */
-#include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,58 +24,25 @@
 #include "store_acme.h"
 #include "validate.h"
 #include "validator.h"
+#include "wakeup.h"
 
-/* Workers ring validator_wake(); the idle poll is only the safety net (a
- * lease run out, a wake-up lost with a dying worker). */
-#define VALIDATOR_IDLE_MS 1000
+/* Workers ring wakeup_ring(); the idle wait is the safety net (a lease
+ * run out, a ring lost with a dying worker) and the checkpoint clock. */
+#define VALIDATOR_IDLE_MS 200
+#define VALIDATOR_CHECKPOINT_MS 200
 #define VALIDATOR_MAX_ATTEMPTS 3
 #define VALIDATOR_SWEEP_SECONDS 60
 /* Longer than a whole check (total timeout) can take. */
 #define VALIDATOR_LEASE_SECONDS 60
 
 static volatile sig_atomic_t validator_stopping;
-/* An eventfd shared by every process of the pool: level-triggered while
- * its counter is not zero, so a ring between a validator's last look at
- * the store and its poll() is not lost. */
-static int validator_bell = -1;
-
-int
-validator_wake_init(void)
+static int64_t
+validator_clock_ms(void)
 {
-	if (validator_bell < 0)
-		validator_bell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	return validator_bell < 0 ? -1 : 0;
-}
+	struct timespec t;
 
-void
-validator_wake(void)
-{
-	uint64_t one = 1;
-
-	/* Non-blocking: at worst (EAGAIN, a counter near 2^64) the ring is
-	 * already pending. */
-	if (validator_bell >= 0 && write(validator_bell, &one, sizeof(one)) < 0 &&
-	    errno != EAGAIN)
-		log_warn("validator: cannot wake the validators: %s", strerror(errno));
-}
-
-/* Sleeps until a ring, a signal, or VALIDATOR_IDLE_MS; takes the ring, which
- * another validator may have taken first (EAGAIN): both look at the store. */
-static void
-validator_idle(void)
-{
-	struct pollfd p = { .fd = validator_bell, .events = POLLIN };
-	uint64_t n;
-
-	if (validator_bell < 0) {
-		struct timespec idle = { 0, VALIDATOR_IDLE_MS * 1000000L };
-
-		nanosleep(&idle, NULL);
-		return;
-	}
-	if (poll(&p, 1, VALIDATOR_IDLE_MS) == 1 && read(validator_bell, &n, sizeof(n)) < 0 &&
-	    errno != EAGAIN)
-		log_warn("validator: cannot read the wake-up: %s", strerror(errno));
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 static void
@@ -161,6 +125,7 @@ validator_main(const struct config *cfg, int listen_fd)
 	struct store *st;
 	char path[PATH_MAX], err[256];
 	time_t last_sweep = 0;
+	int64_t last_checkpoint = 0;
 	int rc;
 
 	close(listen_fd);       /* validators serve no requests */
@@ -187,11 +152,15 @@ validator_main(const struct config *cfg, int listen_fd)
 				log_warn("validator: store housekeeping failed");
 			last_sweep = now;
 		}
+		if (validator_clock_ms() - last_checkpoint >= VALIDATOR_CHECKPOINT_MS) {
+			store_checkpoint(st);
+			last_checkpoint = validator_clock_ms();
+		}
 		rc = store_challenge_claim(st, now, VALIDATOR_LEASE_SECONDS, &w);
 		if (rc == 0)
 			validator_run_one(st, &opts, &w);
 		else
-			validator_idle();
+			wakeup_wait(VALIDATOR_IDLE_MS);
 	}
 	validate_cleanup();
 	store_close(st);
