@@ -574,18 +574,21 @@ def build_table(b, speed):
                 v = speed.get(alg, {}).get("verify")
                 cands = [x for x in (fcg["rps"] if fcg else None, v) if x]
                 ceiling = min(cands) if cands else None
-            r_pb = ratio(ra and ra["rps"], pb and pb["rps"])
+            # A Pebble that hung served part of the window: no figure of
+            # it stands beside upki-ra's.
+            pb_ok = pb if pb is not None and not pb.get("pebble_hung") else None
+            r_pb = ratio(ra and ra["rps"], pb_ok and pb_ok["rps"])
             r_ce = ratio(ra and ra["rps"], ceiling)
             rss = ra.get("rss_max_kib") if ra else None
             rows.append([name, str(c), fmt_rate(ra), fmt_ms(ra, "p50_ms"), fmt_ms(ra, "p99_ms"),
-                         fmt_rate(pb), fmt_ms(pb, "p50_ms"), fmt_ms(pb, "p99_ms"),
+                         fmt_rate(pb), fmt_ms(pb_ok, "p50_ms"), fmt_ms(pb_ok, "p99_ms"),
                          fmt_rate(ng), fmt_rate(fc),
                          "-" if ceiling is None else f"{ceiling:.0f}",
                          fmt_ratio(r_pb), fmt_ratio(r_ce),
                          "-" if not ra or "srv_cpu_us_per_op" not in ra
                          else f"{ra['srv_cpu_us_per_op']:.0f}",
-                         "-" if not pb or "srv_cpu_us_per_op" not in pb
-                         else f"{pb['srv_cpu_us_per_op']:.0f}",
+                         "-" if not pb_ok or "srv_cpu_us_per_op" not in pb_ok
+                         else f"{pb_ok['srv_cpu_us_per_op']:.0f}",
                          "-" if rss is None else f"{rss / 1024:.1f}"])
             # the targets of issue 7
             if ra is None:
@@ -599,7 +602,7 @@ def build_table(b, speed):
                 if r_ce is not None:
                     checks.append((f"{name} c={c}: >= 70% of min(FastCGI, verify)",
                                    r_ce >= 0.7, f"{r_ce:.0%}"))
-            if scenario == "issue" and r_pb is not None and not pb.get("pebble_hung"):
+            if scenario == "issue" and r_pb is not None:
                 checks.append((f"{name} c={c}: >= 1.5x Pebble", r_pb >= 1.5, f"{r_pb:.2f}x"))
             if c == 32 and ra.get("p50_ms"):
                 q = ra["p99_ms"] / ra["p50_ms"]
@@ -643,13 +646,114 @@ def section_rows(b, server_names, names, cs):
             "timeouts", "ops/client min/max", "server CPU us/op"], rows
 
 
+def write_report(b, speed, extra):
+    """Prints the table and the targets, and writes results.json and
+    table.md."""
+    head, rows, checks = build_table(b, speed)
+    report = []
+    report.append(f"upki-ra bench, commit {b.meta['commit']}, {b.meta['started']}; "
+                  f"{b.meta['cpus']} x {b.meta['cpu_model']}; load before "
+                  f"{b.meta['load_before']}, after {b.meta['load_after']}"
+                  + (f"; {b.meta['note']}" if b.meta["note"] else ""))
+    report.append(f"{SECONDS:g} s per run after {WARMUP:g} s warm-up; upki-ra "
+                  f"{RA_WORKERS} workers + {RA_VALIDATORS} validators; rates are "
+                  "operations/s (issue: whole issuances/s); '!' marks a run with errors")
+    v = {k: x.get("verify") for k, x in speed.items()}
+    report.append(f"signature verification ceiling (openssl speed, one core): "
+                  f"ES256 {v.get('ES256', 0):.0f}/s, RS256 {v.get('RS256', 0):.0f}/s")
+    text = [*report, "", text_table(head, rows)]
+    md = [*("- " + x for x in report), "", md_table(head, rows)]
+    if "rss" in extra:
+        rss = [x["vmrss_kib"] for x in extra["rss"] if x["vmrss_kib"]]
+        line = (f"RSS of the upki-ra master's children after the matrix "
+                f"({extra['ra_requests']} upki-ra requests), VmRSS (anon, Pss, private): "
+                + ", ".join(f"{x['role']} {x['vmrss_kib'] / 1024:.1f} MiB "
+                            f"({x['rss_anon_kib'] / 1024:.1f}, {(x['pss_kib'] or 0) / 1024:.1f}, "
+                            f"{(x['uss_kib'] or 0) / 1024:.1f})" for x in extra["rss"]))
+        text += ["", line]
+        md += ["", line]
+        if rss:
+            checks.append(("worker RSS <= 8 MiB", max(rss) <= 8 * 1024,
+                           f"max {max(rss) / 1024:.1f} MiB"))
+    up = [r["server"] for r in b.results if " per-request" in r["server"] or
+          " keep-conn" in r["server"]]
+    if up:
+        servers = list(dict.fromkeys(up))
+        h, rs = section_rows(b, servers, ["get", "directory", "authz-ES256"],
+                             sorted({r["c"] for r in b.results}))
+        text += ["", "FastCGI upstream: a new connection per request, or kept "
+                 "(fastcgi_keep_conn on, keepalive 64)", text_table(h, rs)]
+        md += ["", "FastCGI upstream: a new connection per request, or kept", "",
+               md_table(h, rs)]
+    if "growth" in extra:
+        g = extra["growth"]
+        labels = ["empty store", f"{ORDERS // 1000}k orders"]
+        servers = [f"upki-ra {lab} #{rnd}" for rnd in (1, 2) for lab in labels]
+        h, rs = section_rows(b, servers, ["authz-ES256", "new-order-ES256"], GROWTH_C)
+        text += ["", f"growth: {g['store']} ({g['db_bytes'] / 2**20:.0f} MiB)",
+                 text_table(h, rs)]
+        md += ["", f"Growth: {g['store']} ({g['db_bytes'] / 2**20:.0f} MiB)", "",
+               md_table(h, rs)]
+        for c in GROWTH_C:
+            for name in ("authz-ES256", "new-order-ES256"):
+                runs = {lab: [b.find(f"upki-ra {lab} #{rnd}", name, c) for rnd in (1, 2)]
+                        for lab in labels}
+                if not all(runs[lab] and all(runs[lab]) for lab in labels):
+                    continue
+                e = sum(r["rps"] for r in runs[labels[0]])
+                f = sum(r["rps"] for r in runs[labels[1]])
+                ce = sum(r.get("srv_cpu_us_per_op", 0) for r in runs[labels[0]])
+                cf = sum(r.get("srv_cpu_us_per_op", 0) for r in runs[labels[1]])
+                if e:
+                    q = f / e
+                    checks.append((f"growth {name} c={c}: full store >= 80% of empty "
+                                   f"(mean of 2 rounds; server CPU per op "
+                                   f"{'+' if cf >= ce else ''}{(cf / ce - 1) if ce else 0:.0%})",
+                                   q >= 0.8, f"{q:.0%}"))
+    if checks:
+        text += ["", "targets (issue 7):"]
+        md += ["", "Targets (issue 7):", ""]
+        for what, ok, val in checks:
+            text.append(f"  {'met ' if ok else 'MISS'}  {what}: {val}")
+            md.append(f"- {'met' if ok else '**missed**'}: {what}: {val}")
+    print("\n".join(text))
+    os.makedirs(b.out, exist_ok=True)
+    with open(os.path.join(b.out, "results.json"), "w") as f:
+        json.dump({"meta": b.meta, "results": b.results, "extra": extra}, f, indent=1)
+    with open(os.path.join(b.out, "table.md"), "w") as f:
+        f.write("\n".join(md) + "\n")
+    log(f"results: {b.out}/results.json, {b.out}/table.md")
+
+
+def report_again(args):
+    """--report: the report of an earlier run, from its results.json, with
+    this version of the report code.  The run's own settings come from the
+    file; BENCH_ORDERS must be what the run used (the default) for the
+    growth rows to be found."""
+    global SECONDS, WARMUP, CONCURRENCY, RA_WORKERS, RA_VALIDATORS
+    with open(args.report) as f:
+        data = json.load(f)
+    b = Bench(args)
+    b.meta, b.results = data["meta"], data["results"]
+    b.out = os.path.dirname(os.path.abspath(args.report))
+    SECONDS, WARMUP = b.meta["seconds"], b.meta["warmup"]
+    CONCURRENCY = b.meta["concurrency"]
+    RA_WORKERS, RA_VALIDATORS = b.meta["ra_workers"], b.meta["ra_validators"]
+    write_report(b, b.meta.get("openssl_speed", {}), data.get("extra", {}))
+    return 0
+
+
 # -- main ----------------------------------------------------------------------------------
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--build", default="build")
+    ap.add_argument("--report", metavar="RESULTS_JSON",
+                    help="print and write the report of an earlier run again, run nothing")
     args = ap.parse_args()
+    if args.report:
+        return report_again(args)
     b = Bench(args)
     if not os.access(b.gen, os.X_OK):
         sys.exit(f"bench: {b.gen} is missing: run `make bench`")
@@ -860,80 +964,7 @@ def main():
     b.meta["load_after"] = loadavg()
     b.meta["finished"] = datetime.datetime.now(datetime.timezone.utc).isoformat(
         timespec="seconds")
-    head, rows, checks = build_table(b, speed)
-    report = []
-    report.append(f"upki-ra bench, commit {b.meta['commit']}, {b.meta['started']}; "
-                  f"{b.meta['cpus']} x {b.meta['cpu_model']}; load before "
-                  f"{b.meta['load_before']}, after {b.meta['load_after']}"
-                  + (f"; {b.meta['note']}" if b.meta["note"] else ""))
-    report.append(f"{SECONDS:g} s per run after {WARMUP:g} s warm-up; upki-ra "
-                  f"{RA_WORKERS} workers + {RA_VALIDATORS} validators; rates are "
-                  "operations/s (issue: whole issuances/s); '!' marks a run with errors")
-    v = {k: x.get("verify") for k, x in speed.items()}
-    report.append(f"signature verification ceiling (openssl speed, one core): "
-                  f"ES256 {v.get('ES256', 0):.0f}/s, RS256 {v.get('RS256', 0):.0f}/s")
-    text = [*report, "", text_table(head, rows)]
-    md = [*("- " + x for x in report), "", md_table(head, rows)]
-    if "rss" in extra:
-        rss = [x["vmrss_kib"] for x in extra["rss"] if x["vmrss_kib"]]
-        line = (f"RSS of the upki-ra master's children after the matrix "
-                f"({extra['ra_requests']} upki-ra requests), VmRSS (anon, Pss, private): "
-                + ", ".join(f"{x['role']} {x['vmrss_kib'] / 1024:.1f} MiB "
-                            f"({x['rss_anon_kib'] / 1024:.1f}, {(x['pss_kib'] or 0) / 1024:.1f}, "
-                            f"{(x['uss_kib'] or 0) / 1024:.1f})" for x in extra["rss"]))
-        text += ["", line]
-        md += ["", line]
-        if rss:
-            checks.append(("worker RSS <= 8 MiB", max(rss) <= 8 * 1024,
-                           f"max {max(rss) / 1024:.1f} MiB"))
-    up = [r["server"] for r in b.results if " per-request" in r["server"] or
-          " keep-conn" in r["server"]]
-    if up:
-        servers = list(dict.fromkeys(up))
-        h, rs = section_rows(b, servers, ["get", "directory", "authz-ES256"],
-                             sorted({r["c"] for r in b.results}))
-        text += ["", "FastCGI upstream: a new connection per request, or kept "
-                 "(fastcgi_keep_conn on, keepalive 64)", text_table(h, rs)]
-        md += ["", "FastCGI upstream: a new connection per request, or kept", "",
-               md_table(h, rs)]
-    if "growth" in extra:
-        g = extra["growth"]
-        labels = ["empty store", f"{ORDERS // 1000}k orders"]
-        servers = [f"upki-ra {lab} #{rnd}" for rnd in (1, 2) for lab in labels]
-        h, rs = section_rows(b, servers, ["authz-ES256", "new-order-ES256"], GROWTH_C)
-        text += ["", f"growth: {g['store']} ({g['db_bytes'] / 2**20:.0f} MiB)",
-                 text_table(h, rs)]
-        md += ["", f"Growth: {g['store']} ({g['db_bytes'] / 2**20:.0f} MiB)", "",
-               md_table(h, rs)]
-        for c in GROWTH_C:
-            for name in ("authz-ES256", "new-order-ES256"):
-                runs = {lab: [b.find(f"upki-ra {lab} #{rnd}", name, c) for rnd in (1, 2)]
-                        for lab in labels}
-                if not all(runs[lab] and all(runs[lab]) for lab in labels):
-                    continue
-                e = sum(r["rps"] for r in runs[labels[0]])
-                f = sum(r["rps"] for r in runs[labels[1]])
-                ce = sum(r.get("srv_cpu_us_per_op", 0) for r in runs[labels[0]])
-                cf = sum(r.get("srv_cpu_us_per_op", 0) for r in runs[labels[1]])
-                if e:
-                    q = f / e
-                    checks.append((f"growth {name} c={c}: full store >= 80% of empty "
-                                   f"(mean of 2 rounds; server CPU per op "
-                                   f"{'+' if cf >= ce else ''}{(cf / ce - 1) if ce else 0:.0%})",
-                                   q >= 0.8, f"{q:.0%}"))
-    if checks:
-        text += ["", "targets (issue 7):"]
-        md += ["", "Targets (issue 7):", ""]
-        for what, ok, val in checks:
-            text.append(f"  {'met ' if ok else 'MISS'}  {what}: {val}")
-            md.append(f"- {'met' if ok else '**missed**'}: {what}: {val}")
-    print("\n".join(text))
-    os.makedirs(b.out, exist_ok=True)
-    with open(os.path.join(b.out, "results.json"), "w") as f:
-        json.dump({"meta": b.meta, "results": b.results, "extra": extra}, f, indent=1)
-    with open(os.path.join(b.out, "table.md"), "w") as f:
-        f.write("\n".join(md) + "\n")
-    log(f"results: {b.out}/results.json, {b.out}/table.md")
+    write_report(b, speed, extra)
     return 0
 
 
