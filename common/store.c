@@ -214,7 +214,7 @@ fail:
  * waits a moment (STORE_WAL_RESTART_WAIT_MS at most) for the readers of
  * the moment, so that the next write starts the WAL over.  The file keeps
  * its size for reuse; journal_size_limit trims it after a larger excursion
- * (a long reader held the restart back).  It is the committing process that does it
+ * (a long reader held the restart back).  The committing process does it
  * because it has just let go of the write lock that a RESTART needs; a
  * validator asking for it under load mostly finds it taken.  One commit in
  * several hundred pays for that wait, and a failed attempt is tried again
