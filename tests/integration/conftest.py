@@ -12,6 +12,7 @@ import os
 import re
 import ssl
 import sys
+import time
 
 import pytest
 
@@ -25,6 +26,17 @@ SANITIZER_REPORT = re.compile(
 
 os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
 os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+
+
+def wait_until(predicate, timeout=10.0, interval=0.1):
+    """True once predicate() is, False when timeout passed first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
 
 
 def child_pids(pid):

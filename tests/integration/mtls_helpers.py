@@ -14,7 +14,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import time
 import urllib.parse
 
 import zmq
@@ -291,17 +290,6 @@ def fcgi(stack, method, uri, params=None, body=b"", content_type=None):
         headers[k.strip().lower()] = v.strip()
     status = int(headers.get("status", "200").split()[0])
     return FcgiReply(status, headers, payload)
-
-
-def wait_until(predicate, timeout=10.0, interval=0.1):
-    """True once predicate() is, False when timeout passed first."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
 
 
 # -- the store -------------------------------------------------------------------

@@ -10,6 +10,7 @@ Every loop and wait here is bounded; all traffic stays on 127.0.0.1.
 """
 
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -30,8 +31,13 @@ from cryptography import x509
 
 from acme_client import Client, NoNonce, b64u, load_chain, make_csr
 from conftest import finish_stack, make_stack, request
+from conftest import wait_until as wait_until_every
+from mtls_helpers import db_path, db_query
 from stack import free_port
 from test_acme_protocol import Dns, Http01Responder, ready_order
+
+# The fault tests watch processes come and go: look often.
+wait_until = functools.partial(wait_until_every, interval=0.02)
 
 # epoll_wait and epoll_pwait by architecture: a worker waiting in one waits
 # for a connection (fcgi/worker.c); poll and ppoll: for the next request on
@@ -80,16 +86,6 @@ def acme_stack(tmp_path_factory, name, *, workers=2, ca_timeout_ms=1000, before_
     finally:
         if after_stop is not None:
             after_stop(s)
-
-
-def wait_until(predicate, timeout, interval=0.02):
-    deadline = time.monotonic() + timeout
-    while True:
-        if predicate():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
 
 
 def new_client(stack):
@@ -174,18 +170,6 @@ def ra_log_size(stack):
 
 
 # -- the store and the CA's journal ---------------------------------------------------------
-
-def db_path(stack):
-    return os.path.join(stack.data_dir, "acme.db")
-
-
-def db_query(stack, sql, args=()):
-    con = sqlite3.connect(f"file:{db_path(stack)}?mode=ro", uri=True, timeout=10)
-    try:
-        return con.execute(sql, args).fetchall()
-    finally:
-        con.close()
-
 
 def integrity(stack):
     return [row[0] for row in db_query(stack, "PRAGMA integrity_check")]

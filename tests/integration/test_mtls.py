@@ -25,10 +25,10 @@ import urllib.parse
 
 import pytest
 
-from conftest import finish_stack, make_stack
+from conftest import finish_stack, make_stack, wait_until
 from mtls_helpers import (call, ca_call, ca_data, enrol, error_json, expired_identity, fcgi,
                           generate_identity, ra_admin, same_serial, snapshot, subject,
-                          success_json, unrelated_identity, wait_until)
+                          success_json, unrelated_identity)
 
 # -- the matrix -------------------------------------------------------------------
 
