@@ -8,7 +8,6 @@ systemd-socket-activate, which passes a socket exactly as systemd does
 (LISTEN_FDS=1, LISTEN_PID, fd 3).
 """
 
-import http.server
 import json
 import os
 import re
@@ -19,7 +18,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import pytest
@@ -27,6 +25,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from conftest import BUILD, SANITIZER_REPORT, child_pids, free_port, free_port_pair  # noqa: E402
 from stack import Stack, unix_socket_open, wait_for  # noqa: E402
+from test_acme_protocol import Http01Responder  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RA_BIN = os.path.join(ROOT, BUILD, "upki-ra") if not os.path.isabs(BUILD) else \
@@ -696,31 +695,6 @@ def allowed_syscalls(unit_path):
     return expand(allow, groups) - expand(deny, groups)
 
 
-class Http01:
-    """Answers every http-01 token it is given."""
-
-    def __init__(self):
-        answers = self.answers = {}
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = answers.get(self.path.rsplit("/", 1)[-1])
-                self.send_response(200 if body else 404)
-                self.end_headers()
-                if body:
-                    self.wfile.write(body.encode())
-
-            def log_message(self, *a):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
-
-
 def traced(trace, argv):
     """argv under strace -f, as nobody when we are root (as the service's
     own user would run it: SQLite, for one, does more as root)."""
@@ -776,7 +750,7 @@ def sandbox_run(installed):
          "-management", f"127.0.0.1:{dns_mport}", "-http01", "", "-https01", "",
          "-tlsalpn01", "", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    http01 = Http01()
+    http01 = Http01Responder()
     stack = Stack(work, build=BUILD, workers=1, validators=1, env={
         "UPKI_CA_TIMEOUT_MS": "3000",
         "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns_port}",
