@@ -21,6 +21,8 @@ struct ca_client {
 	void *sock;
 	char endpoint[300];
 	int timeout_ms;
+	void (*on_wait)(void *);
+	void *on_wait_arg;
 };
 
 /* Tasks that only read: safe to send again after a lost reply. */
@@ -91,6 +93,13 @@ ca_client_free(struct ca_client *ca)
 	free(ca);
 }
 
+void
+ca_client_on_wait(struct ca_client *ca, void (*fn)(void *), void *arg)
+{
+	ca->on_wait = fn;
+	ca->on_wait_arg = arg;
+}
+
 static int
 ca_connect(struct ca_client *ca)
 {
@@ -122,6 +131,8 @@ ca_exchange(struct ca_client *ca, const char *req, char **reply, size_t *replyle
 	zmq_msg_t zm;
 	int n;
 
+	if (ca->on_wait != NULL)
+		ca->on_wait(ca->on_wait_arg);
 	if (ca_connect(ca) != 0) {
 		snprintf(msg, msglen, "cannot connect to %s: %s", ca->endpoint,
 		    zmq_strerror(errno));

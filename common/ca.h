@@ -29,6 +29,13 @@ struct ca_client *ca_client_new(const char *host, int port, int timeout_ms);
 void ca_client_free(struct ca_client *ca);
 
 /*
+ * fn(arg) runs before every exchange with the CA, which may take the whole
+ * timeout: a FastCGI worker hands its other connections back to nginx there
+ * (fcgi/worker.c), so that nothing waits behind the call.
+ */
+void ca_client_on_wait(struct ca_client *ca, void (*fn)(void *), void *arg);
+
+/*
  * Sends {"TASK": task, "params": params} (params borrowed, NULL for {}).
  * On CA_OK *data is the reply's DATA (a new reference: json_object_put it).
  * Otherwise msg gets a one-line reason fit for an operator: the CA's own MSG

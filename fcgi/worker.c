@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,13 +166,42 @@ worker_open(const struct config *cfg, struct ra_ctx *ctx)
 
 static const struct timeval worker_read_timeout = { 30, 0 };
 
+/*
+ * The FastCGI connections one worker keeps open.  nginx keeps its
+ * connections to the ACME location (fastcgi_keep_conn, an upstream with
+ * keepalive: nginx/upki-ra.conf.in), which saves a connect, an accept and
+ * two closes per request.  A libfcgi worker that waited on its one kept
+ * connection would serve nothing else while nginx left it idle, and with
+ * more connections than workers requests would wait in the listen queue
+ * until nginx closed one; so each worker waits on all of its connections
+ * and on the listening socket together.  Past this many, a connection is
+ * closed once answered: nginx opens another.
+ */
+#define WORKER_CONNS    64
+#define WORKER_EVENTS   16
+
+/* epoll tags: the listening socket, the signalfd, then connection slots. */
+#define WORKER_TAG_LISTEN       0
+#define WORKER_TAG_SIGNAL       1
+#define WORKER_TAG_CONN         2
+
 /* What a worker waits on between requests. */
 struct worker_io {
 	int listen_fd;
 	int sigfd;
 	int epfd;
-	bool stopping;          /* SIGTERM read: stop after this request */
+	bool stopping;          /* SIGTERM read: stop after this round */
+	FCGX_Request conn[WORKER_CONNS];        /* ipcFd < 0: a free slot */
+	FCGX_Request *serving;  /* the request being answered */
 };
+
+static int
+worker_watch(int epfd, int fd, uint32_t events, uint64_t tag)
+{
+	struct epoll_event ev = { .events = events, .data.u64 = tag };
+
+	return epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+}
 
 /* Every idle worker waits on the one listening socket: with poll() each
  * connection woke them all and all but one found accept() empty (most of
@@ -179,90 +209,49 @@ struct worker_io {
 static int
 worker_io_init(struct worker_io *io, int listen_fd, int sigfd)
 {
-	struct epoll_event lev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.fd = listen_fd };
-	struct epoll_event sev = { .events = EPOLLIN, .data.fd = sigfd };
-
 	io->listen_fd = listen_fd;
 	io->sigfd = sigfd;
 	io->stopping = false;
+	io->serving = NULL;
+	for (int i = 0; i < WORKER_CONNS; i++)
+		FCGX_InitRequest(&io->conn[i], -1, 0);
 	if ((io->epfd = epoll_create1(EPOLL_CLOEXEC)) < 0)
 		return -1;
-	if (epoll_ctl(io->epfd, EPOLL_CTL_ADD, listen_fd, &lev) != 0 ||
-	    epoll_ctl(io->epfd, EPOLL_CTL_ADD, sigfd, &sev) != 0) {
+	if (worker_watch(io->epfd, listen_fd, EPOLLIN | EPOLLEXCLUSIVE, WORKER_TAG_LISTEN) != 0 ||
+	    worker_watch(io->epfd, sigfd, EPOLLIN, WORKER_TAG_SIGNAL) != 0) {
 		close(io->epfd);
 		return -1;
 	}
 	return 0;
 }
 
-/* With nginx's fastcgi_keep_conn: the next request on the kept connection,
- * or SIGTERM. */
-static int
-worker_wait_kept(struct worker_io *io, FCGX_Request *fr)
-{
-	struct pollfd pfd[2] = {
-		{ .fd = fr->ipcFd, .events = POLLIN },
-		{ .fd = io->sigfd, .events = POLLIN },
-	};
-
-	if (poll(pfd, 2, -1) < 0)
-		return errno == EINTR;
-	return pfd[1].revents == 0;
-}
-
 /*
- * Waits for a new connection (or the next request on a kept one) or for
- * SIGTERM, whichever comes first.  Returns 1 to go on, 0 to stop.
- */
-static int
-worker_wait(struct worker_io *io, FCGX_Request *fr)
-{
-	struct epoll_event ev[2];
-	int n, conn;
-
-	if (io->stopping)
-		return 0;
-	if (fr->ipcFd >= 0)
-		return worker_wait_kept(io, fr);
-	if ((n = epoll_wait(io->epfd, ev, 2, -1)) < 0)
-		return errno == EINTR;
-	for (int i = 0; i < n; i++)
-		if (ev[i].data.fd == io->sigfd)
-			io->stopping = true;
-	/* The listening socket is non-blocking: the connection that woke us
-	 * may be gone to another worker.  Stopping, we still take one: the
-	 * exclusive wake-up of a connection may have been ours alone. */
-	if ((conn = accept4(io->listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
-		return !io->stopping;
-	/* nginx sends its request at once; a peer that connects and stays
-	 * silent must not hold a worker for ever. */
-	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &worker_read_timeout,
-	    sizeof(worker_read_timeout));
-	/* libfcgi reads the request from ipcFd when it is set, instead of
-	 * accepting; keepConnection keeps FCGX_Accept_r's opening
-	 * FCGX_Finish_r from closing it.  nginx's own flag replaces it. */
-	fr->ipcFd = conn;
-	fr->keepConnection = 1;
-	return 1;
-}
-
-/*
- * Ends a request.  On a connection nginx does not keep, libfcgi's close
- * (OS_Close) shuts down the writing side, waits in poll() for the peer to
- * close its end and reads to end of file, so that input still on its way
- * (a body the worker refused without reading it) cannot turn the close
- * into a reset of the response.  When the request's input has been read to
- * its end (the empty STDIN record, normally already in the socket), no
- * more can come: closing at once does the same without the wait for nginx
- * and its two context switches, 14 % of a worker's time under POST-as-GET.
+ * Ends a request.  On a connection nginx keeps, the next request will come
+ * on it: libfcgi leaves it open, unless the request's input was not read to
+ * its end (a refused body), which would be read as the next request: then
+ * it is closed like any other.  On a connection nginx does not keep,
+ * libfcgi's close (OS_Close) shuts down the writing side, waits in poll()
+ * for the peer to close its end and reads to end of file, so that input
+ * still on its way (a body the worker refused without reading it) cannot
+ * turn the close into a reset of the response.  When the request's input
+ * has been read to its end (the empty STDIN record, normally already in the
+ * socket), no more can come: closing at once does the same without the wait
+ * for nginx and its two context switches, 14 % of a worker's time under
+ * POST-as-GET.
  */
 static void
-worker_finish(FCGX_Request *fr)
+worker_finish(FCGX_Request *fr, bool may_keep)
 {
 	int fd = fr->ipcFd;
+	bool read_all = FCGX_GetChar(fr->in) == EOF && FCGX_HasSeenEOF(fr->in) == EOF &&
+	    FCGX_GetError(fr->in) == 0;
 
-	if (fr->keepConnection || FCGX_GetChar(fr->in) != EOF ||
-	    FCGX_HasSeenEOF(fr->in) != EOF || FCGX_GetError(fr->in) != 0) {
+	if (fr->keepConnection && may_keep && read_all) {
+		FCGX_Finish_r(fr);
+		return;
+	}
+	if (!read_all) {
+		fr->keepConnection = 0;
 		FCGX_Finish_r(fr);
 		return;
 	}
@@ -274,12 +263,152 @@ worker_finish(FCGX_Request *fr)
 	fr->ipcFd = -1;
 }
 
+/*
+ * Reads the next request on a connection and answers it.  Reading blocks
+ * until the request is whole: nginx sends it at once, and SO_RCVTIMEO
+ * bounds a peer that does not.  A connection nginx closed reads as an
+ * error, and libfcgi closes it (which also takes it out of the epoll set).
+ */
+static void
+worker_serve(struct worker_io *io, struct ra_ctx *ctx, FCGX_Request *fr, bool may_keep)
+{
+	/* ipcFd < 0: closed since epoll_wait (worker_release_kept) */
+	if (fr->ipcFd < 0 || FCGX_Accept_r(fr) < 0)
+		return;
+	io->serving = fr;
+	worker_handle(ctx, fr);
+	io->serving = NULL;
+	worker_finish(fr, may_keep);
+}
+
+/*
+ * Before a call to the CA, which can take its whole timeout: the worker's
+ * other kept connections are closed, so that what nginx sends next goes to
+ * the other workers instead of waiting behind the call.  A request nginx
+ * already sent on one, unread, fails there and nginx sends it again on a
+ * new connection (fastcgi_next_upstream, nginx/upki-ra.conf.in).
+ */
+static void
+worker_release_kept(void *arg)
+{
+	struct worker_io *io = arg;
+
+	for (int i = 0; i < WORKER_CONNS; i++) {
+		FCGX_Request *fr = &io->conn[i];
+
+		if (fr == io->serving || fr->ipcFd < 0)
+			continue;
+		close(fr->ipcFd);
+		fr->ipcFd = -1;
+	}
+}
+
+/*
+ * A new connection: answered at once (nginx writes its request as soon as
+ * it connects), then kept in a free slot if nginx keeps it.  The listening
+ * socket is non-blocking: the connection that woke us may be gone to
+ * another worker.
+ */
+static void
+worker_accept(struct worker_io *io, struct ra_ctx *ctx)
+{
+	FCGX_Request once, *fr = NULL;
+	int conn;
+
+	if ((conn = accept4(io->listen_fd, NULL, NULL, SOCK_CLOEXEC)) < 0)
+		return;
+	/* A peer that connects and stays silent must not hold a worker. */
+	setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &worker_read_timeout,
+	    sizeof(worker_read_timeout));
+	for (int i = 0; i < WORKER_CONNS && fr == NULL; i++)
+		if (io->conn[i].ipcFd < 0)
+			fr = &io->conn[i];
+	if (fr == NULL) {
+		FCGX_InitRequest(&once, -1, 0);
+		once.ipcFd = conn;
+		once.keepConnection = 1;
+		worker_serve(io, ctx, &once, false);
+		return;
+	}
+	/* libfcgi reads the request from ipcFd when it is set, instead of
+	 * accepting; keepConnection keeps FCGX_Accept_r's opening
+	 * FCGX_Finish_r from closing it.  nginx's own flag replaces it. */
+	fr->ipcFd = conn;
+	fr->keepConnection = 1;
+	worker_serve(io, ctx, fr, !io->stopping);
+	if (fr->ipcFd >= 0 && worker_watch(io->epfd, fr->ipcFd, EPOLLIN,
+	    WORKER_TAG_CONN + (uint64_t)(fr - io->conn)) != 0) {
+		close(fr->ipcFd);
+		fr->ipcFd = -1;
+	}
+}
+
+/*
+ * SIGTERM: the requests already on kept connections are answered, then the
+ * connections are closed.  One nginx sent meanwhile fails on a kept
+ * connection, which nginx sends again on a new one (fastcgi_next_upstream
+ * in nginx/upki-ra.conf.in): to another worker.
+ */
+static void
+worker_close_kept(struct worker_io *io, struct ra_ctx *ctx)
+{
+	for (int i = 0; i < WORKER_CONNS; i++) {
+		FCGX_Request *fr = &io->conn[i];
+		struct pollfd pfd = { .fd = fr->ipcFd, .events = POLLIN };
+
+		if (fr->ipcFd < 0)
+			continue;
+		if (poll(&pfd, 1, 0) == 1)
+			worker_serve(io, ctx, fr, false);
+		if (fr->ipcFd >= 0) {
+			close(fr->ipcFd);
+			fr->ipcFd = -1;
+		}
+	}
+}
+
+/*
+ * Serves until SIGTERM.  Every ready connection of a round is served before
+ * the next wait, so that one busy connection cannot starve the others.
+ */
+static void
+worker_loop(struct worker_io *io, struct ra_ctx *ctx)
+{
+	struct epoll_event ev[WORKER_EVENTS];
+	int n;
+
+	while (!io->stopping) {
+		if ((n = epoll_wait(io->epfd, ev, WORKER_EVENTS, -1)) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_error("worker: epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++)
+			if (ev[i].data.u64 == WORKER_TAG_SIGNAL)
+				io->stopping = true;
+		/* The new connection first: its wake-up went to this worker
+		 * alone, and it would wait in the listen queue for as long as
+		 * the requests on kept connections take.  Stopping, we still
+		 * take it, for the same reason. */
+		for (int i = 0; i < n; i++)
+			if (ev[i].data.u64 == WORKER_TAG_LISTEN)
+				worker_accept(io, ctx);
+		for (int i = 0; i < n; i++) {
+			uint64_t tag = ev[i].data.u64;
+
+			if (tag >= WORKER_TAG_CONN)
+				worker_serve(io, ctx, &io->conn[tag - WORKER_TAG_CONN], true);
+		}
+	}
+	worker_close_kept(io, ctx);
+}
+
 int
 worker_main(const struct config *cfg, int listen_fd)
 {
 	struct worker_io io;
 	struct ra_ctx ctx;
-	FCGX_Request fr;
 	sigset_t term;
 	int sigfd, flags;
 
@@ -301,18 +430,13 @@ worker_main(const struct config *cfg, int listen_fd)
 	}
 	if (worker_open(cfg, &ctx) != 0)
 		return 1;
+	ca_client_on_wait(ctx.ca, worker_release_kept, &io);
 	/* No listening socket for libfcgi: the worker accepts itself. */
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&fr, -1, 0) != 0) {
+	if (FCGX_Init() != 0) {
 		log_error("worker: cannot initialise FastCGI");
 		return 1;
 	}
-	while (worker_wait(&io, &fr)) {
-		if (fr.ipcFd < 0 || FCGX_Accept_r(&fr) < 0)
-			continue;
-		worker_handle(&ctx, &fr);
-		worker_finish(&fr);
-	}
-	FCGX_Free(&fr, 1);
+	worker_loop(&io, &ctx);
 	close(io.epfd);
 	close(sigfd);
 	ca_client_free(ctx.ca);

@@ -6,8 +6,8 @@ What runs (docs/PERFORMANCE.md explains the method):
   - a stack of tests/stack.py (development CA, `upki-ra start`, nginx) whose
     nginx also has a location that only returns 204 (the nginx ceiling), one
     passing to tests/bench/fcgi204 (a prefork libfcgi pool that answers 204:
-    the FastCGI ceiling), and a second server that passes to upki-ra over
-    kept FastCGI connections (fastcgi_keep_conn, for the upstream comparison);
+    the FastCGI ceiling), and a second server that is the same site with a
+    new FastCGI connection per ACME request (for the upstream comparison);
   - Pebble with its own TLS certificate, validating http-01 for real;
   - pebble-challtestsrv as the DNS server of both (every name is 127.0.0.1);
   - build/tests/bench/acmebench for the load, which also answers http-01.
@@ -260,11 +260,11 @@ class BenchStack(Stack):
     def __init__(self, root, bench, **kw):
         super().__init__(root, **kw)
         self.bench = bench          # sockets of the fcgi204 pools
-        self.ka_port = free_port()
+        self.pr_port = free_port()
 
     @property
-    def ka_base_url(self):
-        return f"https://localhost:{self.ka_port}"
+    def per_request_base_url(self):
+        return f"https://localhost:{self.pr_port}"
 
     def render_nginx(self):
         conf = super().render_nginx()
@@ -294,20 +294,21 @@ class BenchStack(Stack):
 """
         end = site.rstrip().rfind("}")
         main_server = site[:end] + extra + site[end:]
-        # The same site, on another port, over kept FastCGI connections.
-        ka_server = site.replace(f"listen {self.ra_host}:{self.ra_port} ",
-                                 f"listen {self.ra_host}:{self.ka_port} ")
-        ka_server = ka_server.replace(ra_pass, "fastcgi_pass upki_ra_ka;\n"
-                                      "        fastcgi_keep_conn on;")
+        # The same site, on another port, with a new FastCGI connection per
+        # ACME request (the template before kept connections).
+        pr_server = site[site.index("server {"):]
+        pr_server = pr_server.replace(f"listen {self.ra_host}:{self.ra_port} ",
+                                      f"listen {self.ra_host}:{self.pr_port} ")
+        pr_server = re.sub(r"fastcgi_pass upki_ra_acme;\s*fastcgi_keep_conn on;\s*"
+                           r"fastcgi_next_upstream [^;]*;", ra_pass, pr_server)
         upstreams = f"""
 # -- tests/bench: kept FastCGI connections (keepalive = idle ones per nginx worker) --
-upstream upki_ra_ka {{ server unix:{self.fcgi_socket}; keepalive 64; }}
 upstream bench_fcgi204_ka {{ server unix:{b['fcgi_ka']}; keepalive 64; }}
 upstream bench_fcgi204_starved {{ server unix:{b['fcgi_starved']}; keepalive 64; }}
 """
         with open(site_path, "w") as f:
-            f.write(upstreams + main_server + "\n# -- the same site over kept connections --\n"
-                    + ka_server)
+            f.write(upstreams + main_server + "\n# -- the same site, a connection per request --\n"
+                    + pr_server)
         with open(conf) as f:
             main = f.read()
         main = re.sub(r"access_log [^;]+;", "access_log off;", main)
@@ -320,7 +321,7 @@ upstream bench_fcgi204_starved {{ server unix:{b['fcgi_starved']}; keepalive 64;
 
     def start_nginx(self):
         super().start_nginx()
-        wait_for(lambda: port_open(self.ra_host, self.ka_port), 20, "nginx", self.nginx)
+        wait_for(lambda: port_open(self.ra_host, self.pr_port), 20, "nginx", self.nginx)
 
     def nginx_pids(self):
         return children(self.nginx.pid)
@@ -875,38 +876,22 @@ def main():
                       base + "/bench/fcgi204", ra_ca, ceil_pids)
                 b.run(f"fcgi204 keep-conn W={KA_WORKERS}", "get", "get", "ES256", c,
                       base + "/bench/fcgi204-ka", ra_ca, ka_pids)
-            ra_ka_dir = f"{stack.ka_base_url}/acme/directory"
-            for w in (RA_WORKERS, KA_WORKERS):
-                if w != stack.workers:
-                    stack.workers = w
-                    stack.stop_ra()
-                    stack.start_ra()
-                for c in cs:
-                    for name, scenario, alg in (("directory", "directory", "ES256"),
-                                                ("authz-ES256", "authz", "ES256")):
-                        b.run(f"upki-ra per-request W={w}", name, scenario, alg, c, ra_dir,
-                              ra_ca, stack.ra_pids)
-                        if w >= max(cs):
-                            b.run(f"upki-ra keep-conn W={w}", name, scenario, alg, c,
-                                  ra_ka_dir, ra_ca, stack.ra_pids)
-            # Fewer workers than kept connections: the connections nginx
-            # opens beyond the workers wait in the listen queue until a
-            # worker's kept connection ends (upstream keepalive_requests,
-            # 1000, or an idle timeout): timeouts and unfairness.
-            stack.workers = RA_WORKERS
-            stack.stop_ra()
-            stack.start_ra()
+            ra_pr_dir = f"{stack.per_request_base_url}/acme/directory"
+            for c in cs:
+                for name, scenario, alg in (("directory", "directory", "ES256"),
+                                            ("authz-ES256", "authz", "ES256")):
+                    b.run(f"upki-ra per-request W={RA_WORKERS}", name, scenario, alg, c,
+                          ra_pr_dir, ra_ca, stack.ra_pids)
+                    b.run(f"upki-ra keep-conn W={RA_WORKERS}", name, scenario, alg, c,
+                          ra_dir, ra_ca, stack.ra_pids)
+            # A plain libfcgi pool with fewer workers than kept connections:
+            # each worker reads only its one kept connection, and the
+            # connections nginx opens beyond the workers wait in the listen
+            # queue until nginx ends one (keepalive_requests, 1000, or an
+            # idle timeout).  upki-ra's workers serve all of theirs.
             c = 32 if 32 in cs else max(cs)
             b.run(f"fcgi204 keep-conn W={RA_WORKERS}", "get", "get", "ES256", c,
                   base + "/bench/fcgi204-starved", ra_ca, st_pids, timeout_ms=5000)
-            b.run(f"upki-ra keep-conn W={RA_WORKERS}", "directory", "directory", "ES256", c,
-                  ra_ka_dir, ra_ca, stack.ra_pids, timeout_ms=5000)
-            # Kept connections may still hold the workers: start both afresh.
-            stack.stop_ra()
-            Stack._stop(stack.nginx)
-            stack.start_ra()
-            stack.start_nginx()
-            ng_pids = stack.nginx_pids
 
         # -- 3. growth: 1,000,000 orders in the store --------------------------------
         # The empty and the full store take turns (two rounds), each copied

@@ -189,8 +189,13 @@ def test_nginx_site_is_rendered_for_an_installed_host(installed):
         assert f"/var/lib/upki-ra/{name};" in code
     includes = set(re.findall(r"include (\S+);", code))
     assert includes == {"/etc/nginx/snippets/upki-ra-fastcgi.conf"}, includes
+    # Every route reaches the one socket: directly, or (ACME, over kept
+    # connections) through the upstream whose only server it is.
     passes = set(re.findall(r"fastcgi_pass (\S+);", code))
-    assert passes == {f"unix:{SOCKET_PATH}"}, passes
+    assert passes == {f"unix:{SOCKET_PATH}", "upki_ra_acme"}, passes
+    upstream = re.search(r"upstream upki_ra_acme \{([^}]*)\}", code)
+    assert upstream, code
+    assert re.findall(r"server (\S+);", upstream.group(1)) == [f"unix:{SOCKET_PATH}"], upstream
     # The socket nginx talks to is the one systemd makes.
     sock = os.path.join(installed, "lib/systemd/system/upki-ra.socket")
     assert unit_value(sock, "Socket", "ListenStream") == SOCKET_PATH
