@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 enum config_type { CONFIG_T_STR, CONFIG_T_PORT, CONFIG_T_INT, CONFIG_T_BOOL };
 
@@ -20,6 +22,9 @@ struct config_key {
 
 #define S(f, e, m, d) { f, e, CONFIG_T_STR, offsetof(struct config, m), d, 0, 0 }
 #define P(f, e, m, d) { f, e, CONFIG_T_PORT, offsetof(struct config, m), d, 1, 65535 }
+/* A default that is the number of CPUs (config_cpus). */
+#define CONFIG_CPUS "cpus"
+
 #define I(f, e, m, d, lo, hi) { f, e, CONFIG_T_INT, offsetof(struct config, m), d, lo, hi }
 #define B(f, e, m, d) { f, e, CONFIG_T_BOOL, offsetof(struct config, m), d, 0, 0 }
 
@@ -44,7 +49,7 @@ static const struct config_key config_keys[] = {
 	I("rate-orders", "UPKI_RA_RATE_ORDERS", rate_orders, "300", 0, 1000000),
 	S("tos-url", "UPKI_RA_TOS_URL", tos_url, ""),
 	S("listen", "UPKI_RA_LISTEN", listen, ""),
-	I("workers", "UPKI_RA_WORKERS", workers, "4", 1, 256),
+	I("workers", "UPKI_RA_WORKERS", workers, CONFIG_CPUS, 1, 256),
 	I("validators", "UPKI_RA_VALIDATORS", validators, "2", 1, 64),
 	S("nginx-pid", "UPKI_RA_NGINX_PID", nginx_pid, ""),
 	I("token-ttl", "UPKI_RA_TOKEN_TTL", token_ttl, "86400", 60, 30 * 86400),
@@ -140,15 +145,34 @@ config_apply(struct config *cfg, const struct config_key *k, const char *value,
 	return rc;
 }
 
+/*
+ * The default of the worker count: one per CPU, at least 2.  A worker serves
+ * every connection nginx keeps to it, so workers past the cores only add
+ * context switches and longer queues (docs/PERFORMANCE.md); two keep one
+ * free while the other waits on the CA.
+ */
+static const char *
+config_cpus(char *buf, size_t len)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	snprintf(buf, len, "%ld", n < 2 ? 2 : n > 256 ? 256 : n);
+	return buf;
+}
+
 int
 config_load(struct config *cfg, char *err, size_t errlen)
 {
+	char cpus[24];
+
 	memset(cfg, 0, sizeof(*cfg));
 	for (size_t i = 0; i < CONFIG_NKEYS; i++) {
 		const struct config_key *k = &config_keys[i];
 		const char *env = getenv(k->env);
+		const char *def = strcmp(k->def, CONFIG_CPUS) == 0 ?
+		    config_cpus(cpus, sizeof(cpus)) : k->def;
 
-		if (config_apply(cfg, k, k->def, k->flag, err, errlen) != 0)
+		if (config_apply(cfg, k, def, k->flag, err, errlen) != 0)
 			return -1;
 		if (env != NULL && config_apply(cfg, k, env, k->env, err, errlen) != 0)
 			return -1;

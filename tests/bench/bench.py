@@ -21,7 +21,8 @@ Knobs (environment):
   BENCH_SCENARIOS     comma-separated subset of: nonce,directory,authz-ES256,
                       authz-RS256,new-order-ES256,new-order-RS256,issue
   BENCH_PARTS         comma-separated subset of: matrix,upstream,growth (all)
-  BENCH_RA_WORKERS    upki-ra FastCGI workers (4), BENCH_RA_VALIDATORS (2);
+  BENCH_RA_WORKERS    upki-ra FastCGI workers (its default: one per CPU, at
+                      least 2), BENCH_RA_VALIDATORS (2);
                       the FastCGI ceiling gets as many workers
   BENCH_ORDERS        orders in the store for the growth check (1000000)
   BENCH_GROWTH_CONCURRENCY  "8,32"
@@ -59,7 +60,8 @@ def env_list(name, default):
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 WARMUP = float(os.environ.get("BENCH_WARMUP", "1"))
 CONCURRENCY = [int(x) for x in env_list("BENCH_CONCURRENCY", "1,8,32,64")]
-RA_WORKERS = int(os.environ.get("BENCH_RA_WORKERS", "4"))
+# upki-ra's default: one worker per CPU, at least 2
+RA_WORKERS = int(os.environ.get("BENCH_RA_WORKERS", str(max(2, os.cpu_count() or 2))))
 RA_VALIDATORS = int(os.environ.get("BENCH_RA_VALIDATORS", "2"))
 ORDERS = int(os.environ.get("BENCH_ORDERS", "1000000"))
 GROWTH_C = [int(x) for x in env_list("BENCH_GROWTH_CONCURRENCY", "8,32")]

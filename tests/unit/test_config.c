@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -176,7 +177,9 @@ test_defaults(void **state)
 	assert_string_equal(cfg.ra_cn, "RA");
 	assert_string_equal(cfg.ra_sans, "");
 	assert_true(cfg.ca_timeout_ms > 0);
-	assert_true(cfg.workers >= 1);
+	/* one worker per CPU, at least 2 */
+	assert_int_equal(cfg.workers, sysconf(_SC_NPROCESSORS_ONLN) < 2 ? 2 :
+	    (int)sysconf(_SC_NPROCESSORS_ONLN));
 }
 
 static void
