@@ -20,11 +20,11 @@ struct config_key {
 	int min, max;           /* bounds for CONFIG_T_INT */
 };
 
-#define S(f, e, m, d) { f, e, CONFIG_T_STR, offsetof(struct config, m), d, 0, 0 }
-#define P(f, e, m, d) { f, e, CONFIG_T_PORT, offsetof(struct config, m), d, 1, 65535 }
 /* A default that is the number of CPUs (config_cpus). */
 #define CONFIG_CPUS "cpus"
 
+#define S(f, e, m, d) { f, e, CONFIG_T_STR, offsetof(struct config, m), d, 0, 0 }
+#define P(f, e, m, d) { f, e, CONFIG_T_PORT, offsetof(struct config, m), d, 1, 65535 }
 #define I(f, e, m, d, lo, hi) { f, e, CONFIG_T_INT, offsetof(struct config, m), d, lo, hi }
 #define B(f, e, m, d) { f, e, CONFIG_T_BOOL, offsetof(struct config, m), d, 0, 0 }
 
