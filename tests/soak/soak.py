@@ -33,9 +33,9 @@ worst: a machine that stalls for seconds explains timeouts the RA did not
 cause.
 
 Knobs: SOAK_CLIENTS (64), SOAK_SECONDS (600), SOAK_PROCS (min(clients, 4)),
-SOAK_WORKERS (4), SOAK_VALIDATORS (2), SOAK_WARMUP, SOAK_RATE_ORDERS (0:
-the RA's per-account order rate limit is off, so that the soak measures the
-RA and not its limiter), SOAK_DIR (where the stack lives; kept afterwards),
+SOAK_WORKERS (upki-ra's default: one per CPU, at least 2), SOAK_VALIDATORS (2),
+SOAK_WARMUP, SOAK_RATE_ORDERS (0: the RA's per-account order rate limit is off,
+so that the soak measures the RA and not its limiter), SOAK_DIR (where the stack lives; kept afterwards),
 SOAK_REPORT, UPKI_TEST_BUILD (build).
 """
 
@@ -69,7 +69,7 @@ def env_int(name, default):
 CLIENTS = env_int("SOAK_CLIENTS", 64)
 SECONDS = env_int("SOAK_SECONDS", 600)
 PROCS = max(1, min(CLIENTS, env_int("SOAK_PROCS", 4)))
-WORKERS = env_int("SOAK_WORKERS", 4)
+WORKERS = env_int("SOAK_WORKERS", max(2, os.cpu_count() or 2))
 VALIDATORS = env_int("SOAK_VALIDATORS", 2)
 WARMUP = env_int("SOAK_WARMUP", min(30, max(5, SECONDS // 10)))
 RATE_ORDERS = os.environ.get("SOAK_RATE_ORDERS", "0")
