@@ -243,15 +243,14 @@ static void
 worker_finish(FCGX_Request *fr, bool may_keep)
 {
 	int fd = fr->ipcFd;
-	bool read_all = FCGX_GetChar(fr->in) == EOF && FCGX_HasSeenEOF(fr->in) == EOF &&
-	    FCGX_GetError(fr->in) == 0;
 
-	if (fr->keepConnection && may_keep && read_all) {
+	if (FCGX_GetChar(fr->in) != EOF || FCGX_HasSeenEOF(fr->in) != EOF ||
+	    FCGX_GetError(fr->in) != 0) {
+		fr->keepConnection = 0;
 		FCGX_Finish_r(fr);
 		return;
 	}
-	if (!read_all) {
-		fr->keepConnection = 0;
+	if (fr->keepConnection && may_keep) {
 		FCGX_Finish_r(fr);
 		return;
 	}
@@ -353,18 +352,12 @@ static void
 worker_close_kept(struct worker_io *io, struct ra_ctx *ctx)
 {
 	for (int i = 0; i < WORKER_CONNS; i++) {
-		FCGX_Request *fr = &io->conn[i];
-		struct pollfd pfd = { .fd = fr->ipcFd, .events = POLLIN };
+		struct pollfd pfd = { .fd = io->conn[i].ipcFd, .events = POLLIN };
 
-		if (fr->ipcFd < 0)
-			continue;
-		if (poll(&pfd, 1, 0) == 1)
-			worker_serve(io, ctx, fr, false);
-		if (fr->ipcFd >= 0) {
-			close(fr->ipcFd);
-			fr->ipcFd = -1;
-		}
+		if (pfd.fd >= 0 && poll(&pfd, 1, 0) == 1)
+			worker_serve(io, ctx, &io->conn[i], false);
 	}
+	worker_release_kept(io);
 }
 
 /*

@@ -20,25 +20,38 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+# Every port handed out by this process.  Once the probe socket is closed the
+# kernel may give the same port again, and two parts of one test (a CA and a
+# challenge port, say) were given the same one before they bound it.
+_given_ports = set()
+
+
 def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on right now and that
+    this process has not handed out before."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            p = s.getsockname()[1]
+        if p not in _given_ports:
+            _given_ports.add(p)
+            return p
+    raise RuntimeError("no free port")
 
 
 def free_port_pair():
     """Two consecutive free ports (the CA uses port and port + 1)."""
     for _ in range(100):
         p = free_port()
-        if p >= 65535:
+        if p >= 65535 or p + 1 in _given_ports:
             continue
         try:
             with socket.socket() as s:
                 s.bind(("127.0.0.1", p + 1))
-            return p
         except OSError:
             continue
+        _given_ports.add(p + 1)
+        return p
     raise RuntimeError("no two consecutive free ports")
 
 
