@@ -685,7 +685,7 @@ def write_report(b, speed, extra):
         h, rs = section_rows(b, servers, ["get", "directory", "authz-ES256"],
                              sorted({r["c"] for r in b.results}))
         text += ["", "FastCGI upstream: a new connection per request, or kept "
-                 "(fastcgi_keep_conn on, keepalive 64)", text_table(h, rs)]
+                 "(fastcgi_keep_conn on)", text_table(h, rs)]
         md += ["", "FastCGI upstream: a new connection per request, or kept", "",
                md_table(h, rs)]
     if "growth" in extra:
