@@ -324,18 +324,17 @@ worker_accept(struct worker_io *io, struct ra_ctx *ctx)
 			fr = &io->conn[i];
 	if (fr == NULL) {
 		FCGX_InitRequest(&once, -1, 0);
-		once.ipcFd = conn;
-		once.keepConnection = 1;
-		worker_serve(io, ctx, &once, false);
-		return;
+		fr = &once;
 	}
 	/* libfcgi reads the request from ipcFd when it is set, instead of
 	 * accepting; keepConnection keeps FCGX_Accept_r's opening
 	 * FCGX_Finish_r from closing it.  nginx's own flag replaces it. */
 	fr->ipcFd = conn;
 	fr->keepConnection = 1;
-	worker_serve(io, ctx, fr, !io->stopping);
-	if (fr->ipcFd >= 0 && worker_watch(io->epfd, fr->ipcFd, EPOLLIN,
+	worker_serve(io, ctx, fr, fr != &once && !io->stopping);
+	if (fr == &once || fr->ipcFd < 0)
+		return;
+	if (worker_watch(io->epfd, fr->ipcFd, EPOLLIN,
 	    WORKER_TAG_CONN + (uint64_t)(fr - io->conn)) != 0) {
 		close(fr->ipcFd);
 		fr->ipcFd = -1;

@@ -942,6 +942,18 @@ def fcgi_exchange(sock, params, keep=False):
             return out
 
 
+def directory_params(s):
+    return {"REQUEST_METHOD": "GET", "REQUEST_URI": "/acme/directory", "HTTPS": "on",
+            "HTTP_HOST": f"localhost:{s.ra_port}", "CONTENT_LENGTH": ""}
+
+
+def fcgi_connect(s, timeout=10):
+    conn = socket.socket(socket.AF_UNIX)
+    conn.settimeout(timeout)
+    conn.connect(s.fcgi_socket)
+    return conn
+
+
 def test_reload_keeps_a_connection_a_worker_accepted(tmp_path_factory):
     """nginx connects to the FastCGI socket and sends the request a moment
     later; a reload (master SIGHUP) can come in between.  Held open on
@@ -954,18 +966,14 @@ def test_reload_keeps_a_connection_a_worker_accepted(tmp_path_factory):
     try:
         s.start()
         old = set(workers(s))
-        conn = socket.socket(socket.AF_UNIX)
-        conn.settimeout(20)
-        conn.connect(s.fcgi_socket)
+        conn = fcgi_connect(s, timeout=20)
         # Bounded: libfcgi drops a connection that stays silent for 2 s.
         assert wait_until(lambda: busy_workers(s), 1.5), "no worker took the connection"
         holder = busy_workers(s)[0]
         os.kill(s.ra.pid, signal.SIGHUP)
         assert wait_until(lambda: set(workers(s)) - old, 1.0), "no new worker"
         try:
-            answer = fcgi_exchange(conn, {
-                "REQUEST_METHOD": "GET", "REQUEST_URI": "/acme/directory", "HTTPS": "on",
-                "HTTP_HOST": f"localhost:{s.ra_port}", "CONTENT_LENGTH": ""})
+            answer = fcgi_exchange(conn, directory_params(s))
         except OSError as e:
             answer = e
         finally:
@@ -987,18 +995,6 @@ def test_reload_keeps_a_connection_a_worker_accepted(tmp_path_factory):
 
 
 # -- kept FastCGI connections --------------------------------------------------------------
-
-def directory_params(s):
-    return {"REQUEST_METHOD": "GET", "REQUEST_URI": "/acme/directory", "HTTPS": "on",
-            "HTTP_HOST": f"localhost:{s.ra_port}", "CONTENT_LENGTH": ""}
-
-
-def fcgi_connect(s, timeout=10):
-    conn = socket.socket(socket.AF_UNIX)
-    conn.settimeout(timeout)
-    conn.connect(s.fcgi_socket)
-    return conn
-
 
 def closed_by_peer(conn, timeout):
     """True when the peer closes the connection within timeout seconds."""
