@@ -13,6 +13,9 @@
 
 struct store;
 
+/* Lets the processes forked after it wake each other's writers as soon as
+ * the write lock is free (store.c); the master calls it before fork. */
+int store_share_init(void);
 /* Opens (creating when absent) and migrates to STORE_SCHEMA_VERSION. */
 int store_open(const char *path, struct store **out, char *err, size_t errlen);
 void store_close(struct store *st);

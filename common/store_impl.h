@@ -24,6 +24,9 @@ struct store {
 	struct store_cached cache[STORE_STMT_CACHE];
 	int ncached;
 	int wal_restart_at;         /* WAL pages at the last RESTART checkpoint */
+	int busy_timeout_ms;        /* how long a lock is waited for */
+	int64_t busy_since_ms;      /* when the current wait began */
+	uint32_t busy_seen;         /* write ends counted before the last try */
 };
 
 /* A prepared statement for a static SQL string, from the cache, reset and
@@ -33,10 +36,6 @@ sqlite3_stmt *store_stmt(struct store *st, const char *sql);
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
-/* A transaction for several reads that must agree (one snapshot); no
- * write may run inside it. */
-int store_read_begin(struct store *st);
-void store_read_end(struct store *st);
 /* Runs a statement that returns no rows; returns sqlite3_changes or -1. */
 int store_exec(sqlite3_stmt *stmt);
 /* Runs an INSERT or UPDATE that a UNIQUE constraint may refuse: 0 done,

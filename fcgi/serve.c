@@ -12,6 +12,7 @@
 #include "log.h"
 #include "pool.h"
 #include "ra.h"
+#include "store.h"
 #include "validator.h"
 #include "wakeup.h"
 #include "worker.h"
@@ -29,13 +30,17 @@ cmd_serve(const struct config *cfg)
 	if (ra_data_dir_init(cfg) != 0)
 		return 1;
 	/* Before fork: every worker must accept the nonces of every other,
-	 * and be able to wake every validator. */
+	 * be able to wake every validator, and every writer the others. */
 	if (nonce_init() != 0) {
 		log_error("cannot make the nonce key");
 		return 1;
 	}
 	if (wakeup_init() != 0) {
 		log_error("cannot make the validators' wake-up eventfd");
+		return 1;
+	}
+	if (store_share_init() != 0) {
+		log_error("cannot map the store's shared wake-up counter");
 		return 1;
 	}
 	if (cfg->listen[0] != '\0')

@@ -1,6 +1,7 @@
 /*
  * Unit tests for common/store.c: creating a store, WAL mode, migrations
- * from an older schema, and refusing databases this build cannot use.
+ * from an older schema, refusing databases this build cannot use, and
+ * writers of several processes waiting for one another.
  * The databases are inspected with sqlite3 directly, not through the store.
  */
 #include <setjmp.h>
@@ -479,6 +480,58 @@ test_concurrent_first_open(void **state)
 	}
 }
 
+/* Forks a process that holds the write lock through its own connection, as
+ * a writer outside the RA would, until a byte arrives on release[0] (or
+ * for hold_ms when release is NULL), then commits one admin row. */
+static pid_t
+outside_writer(const char *path, int *release, int hold_ms)
+{
+	int locked[2];
+	pid_t pid;
+	char c;
+
+	assert_int_equal(pipe(locked), 0);
+	if ((pid = fork()) == 0) {
+		sqlite3 *db = db_open(path);
+
+		if (release != NULL)
+			close(release[1]);      /* the test's end gone: let go */
+		if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK ||
+		    write(locked[1], "x", 1) != 1)
+			_exit(1);
+		if (release != NULL && read(release[0], &c, 1) != 1)
+			_exit(1);
+		if (release == NULL)
+			usleep(hold_ms * 1000);
+		_exit(sqlite3_exec(db, "INSERT INTO admins (dn, created_at) "
+		    "VALUES ('/CN=outside', 1); COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : 1);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(read(locked[0], &c, 1), 1);
+	close(locked[0]);
+	close(locked[1]);
+	return pid;
+}
+
+static void
+wait_ok(pid_t pid)
+{
+	int status;
+
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+}
+
+static long long
+admins_in(const char *path)
+{
+	sqlite3 *db = db_open(path);
+	long long n = db_int(db, "SELECT count(*) FROM admins");
+
+	sqlite3_close(db);
+	return n;
+}
+
 #define WAL_WRITERS 2
 #define WAL_READERS 2
 #define WAL_WRITES 8000
@@ -588,17 +641,66 @@ wal_largest(const char *path)
  * checkpointing as validators do: there is always a reader whose snapshot
  * is older than the last commit, so a checkpoint never starts the WAL
  * over, and without the commits' RESTART checkpoints it grew to 147 MiB
- * here.
+ * here.  The processes share the store's wake-up counter, as the RA's do,
+ * and every commit of every writer must land.
  */
 static void
 test_wal_bounded_under_steady_load(void **state)
 {
 	struct fixture *f = *state;
 
+	assert_int_equal(store_share_init(), 0);
 	store_close(open_ok(f->db));
 	/* the RESTART threshold (32 MiB) and what commits add while one
 	 * waits */
 	assert_true(wal_largest(f->db) < 64 << 20);
+	assert_int_equal(admins_in(f->db), WAL_WRITERS * WAL_WRITES);
+}
+
+/*
+ * A writer that does not share the wake-up counter (the admin command, a
+ * backup tool) never announces that it let go of the write lock: a store
+ * writer waiting behind it must still notice, and get the lock.
+ */
+static void
+test_waits_for_a_writer_outside_the_ra(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	pid_t pid;
+
+	assert_int_equal(store_share_init(), 0);
+	st = open_ok(f->db);
+	pid = outside_writer(f->db, NULL, 300);
+	assert_int_equal(store_admin_add(st, "/CN=inside", 2), 0);
+	store_close(st);
+	wait_ok(pid);
+	assert_int_equal(admins_in(f->db), 2);
+}
+
+/* ... but not for ever: after the busy timeout (5 s) the write fails with
+ * an error, the store unchanged, and the next one succeeds. */
+static void
+test_gives_up_on_a_lock_held_too_long(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st;
+	int release[2];
+	pid_t pid;
+
+	assert_int_equal(store_share_init(), 0);
+	st = open_ok(f->db);
+	assert_int_equal(pipe(release), 0);
+	pid = outside_writer(f->db, release, 0);
+	assert_int_equal(store_admin_add(st, "/CN=inside", 2), -1);
+	assert_int_equal(write(release[1], "x", 1), 1);
+	wait_ok(pid);
+	assert_int_equal(admins_in(f->db), 1);
+	assert_int_equal(store_admin_add(st, "/CN=inside", 2), 0);
+	assert_int_equal(admins_in(f->db), 2);
+	store_close(st);
+	close(release[0]);
+	close(release[1]);
 }
 
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -616,6 +718,8 @@ main(void)
 		T(test_refuses_unusable_path),
 		T(test_concurrent_first_open),
 		T(test_wal_bounded_under_steady_load),
+		T(test_waits_for_a_writer_outside_the_ra),
+		T(test_gives_up_on_a_lock_held_too_long),
 	};
 
 	log_init("test_store", LOG_LEVEL_WARN);
