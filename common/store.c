@@ -422,6 +422,15 @@ store_ping(struct store *st)
 	return rc;
 }
 
+/* A statement that writes ends the request's snapshot (below) first. */
+static sqlite3_stmt *
+store_stmt_ready(struct store *st, sqlite3_stmt *stmt)
+{
+	if (st->snapshot && !sqlite3_stmt_readonly(stmt))
+		store_snapshot_end(st);
+	return stmt;
+}
+
 sqlite3_stmt *
 store_stmt(struct store *st, const char *sql)
 {
@@ -432,7 +441,7 @@ store_stmt(struct store *st, const char *sql)
 			stmt = st->cache[i].stmt;
 			sqlite3_reset(stmt);
 			sqlite3_clear_bindings(stmt);
-			return stmt;
+			return store_stmt_ready(st, stmt);
 		}
 	}
 	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt,
@@ -450,12 +459,59 @@ store_stmt(struct store *st, const char *sql)
 		sqlite3_finalize(stmt);
 		return NULL;
 	}
-	return stmt;
+	return store_stmt_ready(st, stmt);
+}
+
+/*
+ * A request's snapshot.  A read outside a transaction is a transaction of
+ * its own, and in WAL mode each one takes and drops a read lock on the -shm
+ * file with fcntl(): a POST-as-GET of an authorization (the account, the
+ * authorization, its challenges) made six such calls, most of the worker's
+ * system time.  store_snapshot_begin() has a request's reads share one read
+ * transaction, so that they also agree with one another.  The first write
+ * ends it (store_stmt_ready, store_begin): a write inside a snapshot older
+ * than the last commit would fail at once instead of waiting for the lock.
+ */
+/* Steps a cached transaction statement (BEGIN, COMMIT): they read
+ * nothing, so store_stmt_ready leaves them be. */
+static int
+store_step_once(struct store *st, const char *sql)
+{
+	sqlite3_stmt *stmt = store_stmt(st, sql);
+	int rc;
+
+	if (stmt == NULL)
+		return -1;
+	rc = sqlite3_step(stmt);
+	sqlite3_reset(stmt);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+void
+store_snapshot_begin(struct store *st)
+{
+	static const char sql[] = "BEGIN";
+
+	if (!st->snapshot && sqlite3_get_autocommit(st->db) && store_step_once(st, sql) == 0)
+		st->snapshot = true;
+}
+
+void
+store_snapshot_end(struct store *st)
+{
+	static const char sql[] = "COMMIT";
+
+	if (!st->snapshot)
+		return;
+	st->snapshot = false;
+	if (store_step_once(st, sql) != 0)
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 int
 store_begin(struct store *st)
 {
+	store_snapshot_end(st);
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
 		log_error("store: cannot begin: %s", sqlite3_errmsg(st->db));
 		return -1;

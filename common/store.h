@@ -20,6 +20,11 @@ int store_share_init(void);
 int store_open(const char *path, struct store **out, char *err, size_t errlen);
 void store_close(struct store *st);
 
+/* One read transaction for the reads of a request until the first write
+ * or store_snapshot_end (store.c). */
+void store_snapshot_begin(struct store *st);
+void store_snapshot_end(struct store *st);
+
 /* The schema version of an open store. */
 int store_schema_version(struct store *st);
 /* The version this build migrates to. */

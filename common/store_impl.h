@@ -5,6 +5,7 @@
 #ifndef UPKI_STORE_IMPL_H
 #define UPKI_STORE_IMPL_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <sqlite3.h>
@@ -27,6 +28,7 @@ struct store {
 	int busy_timeout_ms;        /* how long a lock is waited for */
 	int64_t busy_since_ms;      /* when the current wait began */
 	uint32_t busy_seen;         /* write ends counted before the last try */
+	bool snapshot;              /* store_snapshot_begin's transaction is open */
 };
 
 /* A prepared statement for a static SQL string, from the cache, reset and

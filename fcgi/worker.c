@@ -137,7 +137,9 @@ worker_handle(struct ra_ctx *ctx, FCGX_Request *fr)
 		    HTTP_BODY_MAX);
 	} else {
 		worker_build_request(fr, &req, path, sizeof(path), &body);
+		store_snapshot_begin(ctx->store);
 		router_dispatch(ctx, &req, &resp);
+		store_snapshot_end(ctx->store);
 	}
 	worker_write(fr, &req, &resp);
 	http_response_free(&resp);
@@ -193,6 +195,7 @@ struct worker_io {
 	bool stopping;          /* SIGTERM read: stop after this round */
 	FCGX_Request conn[WORKER_CONNS];        /* ipcFd < 0: a free slot */
 	FCGX_Request *serving;  /* the request being answered */
+	struct store *store;
 };
 
 static int
@@ -300,6 +303,17 @@ worker_release_kept(void *arg)
 		close(fr->ipcFd);
 		fr->ipcFd = -1;
 	}
+}
+
+/* And the request's snapshot of the store ends: a read transaction held
+ * through the call would keep the WAL from starting over. */
+static void
+worker_before_ca_call(void *arg)
+{
+	struct worker_io *io = arg;
+
+	store_snapshot_end(io->store);
+	worker_release_kept(io);
 }
 
 /*
@@ -422,7 +436,8 @@ worker_main(const struct config *cfg, int listen_fd)
 	}
 	if (worker_open(cfg, &ctx) != 0)
 		return 1;
-	ca_client_on_wait(ctx.ca, worker_release_kept, &io);
+	io.store = ctx.store;
+	ca_client_on_wait(ctx.ca, worker_before_ca_call, &io);
 	/* No listening socket for libfcgi: the worker accepts itself. */
 	if (FCGX_Init() != 0) {
 		log_error("worker: cannot initialise FastCGI");

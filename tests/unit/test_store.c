@@ -1,7 +1,8 @@
 /*
  * Unit tests for common/store.c: creating a store, WAL mode, migrations
- * from an older schema, refusing databases this build cannot use, and
- * writers of several processes waiting for one another.
+ * from an older schema, refusing databases this build cannot use,
+ * writers of several processes waiting for one another, and a request's
+ * snapshot.
  * The databases are inspected with sqlite3 directly, not through the store.
  */
 #include <setjmp.h>
@@ -703,6 +704,48 @@ test_gives_up_on_a_lock_held_too_long(void **state)
 	close(release[1]);
 }
 
+/* Reads in a snapshot see the store as it was at the first of them, even
+ * after another connection commits; the snapshot's end shows the commit. */
+static void
+test_snapshot_reads_agree(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st = open_ok(f->db);
+	sqlite3 *other = db_open(f->db);
+
+	store_snapshot_begin(st);
+	assert_int_equal(store_admin_has(st, "/CN=late"), STORE_ADMIN_UNKNOWN);
+	db_exec(other, "INSERT INTO admins (dn, created_at) VALUES ('/CN=late', 1)");
+	assert_int_equal(store_admin_has(st, "/CN=late"), STORE_ADMIN_UNKNOWN);
+	store_snapshot_end(st);
+	assert_int_equal(store_admin_has(st, "/CN=late"), STORE_ADMIN_YES);
+	sqlite3_close(other);
+	store_close(st);
+}
+
+/* A write in a snapshot that another commit made old must not fail (a
+ * write transaction cannot start from an old snapshot): the write ends the
+ * snapshot first, and reads after it see the latest store. */
+static void
+test_snapshot_ends_at_the_first_write(void **state)
+{
+	struct fixture *f = *state;
+	struct store *st = open_ok(f->db);
+	sqlite3 *other = db_open(f->db);
+
+	store_snapshot_begin(st);
+	assert_int_equal(store_admin_has(st, "/CN=mine"), STORE_ADMIN_UNKNOWN);
+	db_exec(other, "INSERT INTO admins (dn, created_at) VALUES ('/CN=other', 1)");
+	assert_int_equal(store_admin_add(st, "/CN=mine", 2), 0);
+	assert_int_equal(store_admin_has(st, "/CN=other"), STORE_ADMIN_YES);
+	store_snapshot_end(st);
+	assert_int_equal(store_admin_remove(st, "/CN=other", 3), 0);
+	assert_int_equal(db_int(other, "SELECT count(*) FROM admins WHERE removed_at IS NULL"),
+	    1);
+	sqlite3_close(other);
+	store_close(st);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int
@@ -720,6 +763,8 @@ main(void)
 		T(test_wal_bounded_under_steady_load),
 		T(test_waits_for_a_writer_outside_the_ra),
 		T(test_gives_up_on_a_lock_held_too_long),
+		T(test_snapshot_reads_agree),
+		T(test_snapshot_ends_at_the_first_write),
 	};
 
 	log_init("test_store", LOG_LEVEL_WARN);
