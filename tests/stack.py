@@ -3,19 +3,24 @@
 
 `make run` uses it in the foreground (python3 tests/stack.py run); the
 integration tests use the Stack class to start a stack of their own on free
-ports in a temporary directory, and stop it afterwards.
+ports in a temporary directory, and stop it afterwards, and ChallTestSrv as
+the RA's DNS server (so do the soak and the benchmarks).
 
 Only the Python standard library: this runs on a fresh Debian machine.
 """
 
 import argparse
+import json
 import os
 import secrets
+import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -81,6 +86,104 @@ def unix_socket_open(path):
             return True
     except OSError:
         return False
+
+
+def dns_query(port, name, qtype=16, timeout=2.0):
+    """One UDP query to 127.0.0.1:port; the raw answer (TXT = 16)."""
+    qid = secrets.randbelow(65536)
+    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for label in name.rstrip(".").split("."):
+        q += bytes([len(label)]) + label.encode()
+    q += b"\0" + struct.pack(">HH", qtype, 1)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(timeout)
+        s.sendto(q, ("127.0.0.1", port))
+        data, _ = s.recvfrom(4096)
+    if data[:2] != q[:2]:
+        raise OSError("DNS answer to another query")
+    return data
+
+
+def challtestsrv_post(mgmt_port, path, body):
+    """A call to pebble-challtestsrv's management API ("set-txt", ...)."""
+    req = urllib.request.Request(f"http://127.0.0.1:{mgmt_port}/{path}",
+                                 data=json.dumps(body).encode(), method="POST")
+    with urllib.request.urlopen(req, timeout=5) as r:
+        if r.status != 200:
+            raise OSError(f"challtestsrv {path}: {r.status}")
+
+
+class ChallTestSrv:
+    """pebble-challtestsrv, started: the DNS server of the RA (and of
+    Pebble) in the tests, which answers 127.0.0.1 for every name and serves
+    the TXT records set through its management API; with http01=True also
+    an http-01 responder (http_port).  Its log is log_dir/challtestsrv.log."""
+
+    def __init__(self, log_dir, http01=False):
+        binary = shutil.which("pebble-challtestsrv")
+        if binary is None:
+            raise RuntimeError("pebble-challtestsrv is not installed")
+        self.log = os.path.join(log_dir, "challtestsrv.log")
+        self.proc = None
+        for _ in range(5):
+            self.dns_port, self.mgmt_port = free_port(), free_port()
+            self.http_port = free_port() if http01 else None
+            http = f"127.0.0.1:{self.http_port}" if http01 else ""
+            with open(self.log, "ab") as log:
+                self.proc = subprocess.Popen(
+                    [binary, "-dns01", f"127.0.0.1:{self.dns_port}", "-management", self.mgmt,
+                     "-http01", http, "-https01", "", "-tlsalpn01", "",
+                     "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+            if self._ours():
+                return
+            self.stop()
+        raise RuntimeError(f"pebble-challtestsrv did not start; see {self.log}")
+
+    @property
+    def mgmt(self):
+        return f"127.0.0.1:{self.mgmt_port}"
+
+    def _ours(self):
+        """True once its ports answer and are this process's: another program
+        may hold one (challtestsrv logs the bind error and goes on running),
+        so a probe record set here must come back from DNS."""
+        try:
+            wait_for(lambda: port_open("127.0.0.1", self.mgmt_port), 10,
+                     "challtestsrv management", self.proc)
+        except RuntimeError:
+            return False
+        probe, value = f"_probe-{secrets.token_hex(6)}.probe.test.", secrets.token_hex(8)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            with open(self.log, "rb") as log:
+                if b"address already in use" in log.read():
+                    return False
+            try:
+                self.set_txt(probe, value)
+                if value.encode() in dns_query(self.dns_port, probe, timeout=0.5):
+                    self.clear_txt(probe)
+                    return self.http_port is None or port_open("127.0.0.1", self.http_port)
+            except OSError:
+                pass
+            time.sleep(0.1)
+        return False
+
+    def set_txt(self, host, value):
+        challtestsrv_post(self.mgmt_port, "set-txt", {"host": host, "value": value})
+
+    def clear_txt(self, host):
+        challtestsrv_post(self.mgmt_port, "clear-txt", {"host": host})
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
 
 
 def render_site(template, values, tls):

@@ -48,7 +48,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-from stack import Stack, free_port, port_open, unix_socket_open, wait_for  # noqa: E402
+from stack import ChallTestSrv, Stack, free_port, port_open, unix_socket_open, wait_for  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -127,25 +127,6 @@ def loadavg():
 
 
 # -- the parts ----------------------------------------------------------------------
-
-class Dns:
-    """pebble-challtestsrv: the resolver of upki-ra and of Pebble."""
-
-    def __init__(self, work):
-        self.port = free_port()
-        self.mport = free_port()
-        self.proc = subprocess.Popen(
-            ["pebble-challtestsrv", "-dns01", f"127.0.0.1:{self.port}",
-             "-management", f"127.0.0.1:{self.mport}", "-http01", "", "-https01", "",
-             "-tlsalpn01", "", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""],
-            stdout=open(os.path.join(work, "challtestsrv.log"), "ab"),
-            stderr=subprocess.STDOUT)
-        wait_for(lambda: port_open("127.0.0.1", self.mport), 10, "pebble-challtestsrv",
-                 self.proc)
-
-    def stop(self):
-        Stack._stop(self.proc)
-
 
 class Fcgi204:
     """tests/bench/fcgi204: a prefork libfcgi pool answering 204."""
@@ -803,14 +784,14 @@ def main():
     pools = {}
     extra = {}
     try:
-        dns = Dns(b.work)
+        dns = ChallTestSrv(b.work)
         pools["fcgi"] = Fcgi204(b.build, b.work, "fcgi204", RA_WORKERS)
         pools["fcgi_ka"] = Fcgi204(b.build, b.work, "fcgi204-ka", KA_WORKERS)
         pools["fcgi_starved"] = Fcgi204(b.build, b.work, "fcgi204-starved", RA_WORKERS)
         stack = BenchStack(os.path.join(b.work, "stack"),
                            {k: p.sock for k, p in pools.items()},
                            build=b.build, workers=RA_WORKERS, validators=RA_VALIDATORS,
-                           env={"UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.port}",
+                           env={"UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.dns_port}",
                                 "UPKI_RA_HTTP01_PORT": str(b.responder_port),
                                 "UPKI_RA_TLSALPN01_PORT": str(free_port()),
                                 "UPKI_CA_TIMEOUT_MS": "10000",
@@ -819,7 +800,7 @@ def main():
                                 # them (Pebble has none).
                                 "UPKI_RA_RATE_ORDERS": "0"})
         stack.start()
-        pebble = Pebble(b.work, dns.port, b.responder_port)
+        pebble = Pebble(b.work, dns.dns_port, b.responder_port)
         ra_dir = f"{stack.base_url}/acme/directory"
         ra_ca = stack.ca_cert
         ng_pids = stack.nginx_pids

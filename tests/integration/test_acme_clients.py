@@ -16,19 +16,15 @@ the challenge type the client answered.
 """
 
 import http.server
-import json
 import os
 import re
 import secrets
 import shutil
 import signal
-import socket
 import sqlite3
-import struct
 import subprocess
 import threading
 import time
-import urllib.request
 from functools import partial
 
 import pytest
@@ -37,7 +33,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtensionOID
 
 from conftest import finish_stack, get, make_stack
-from stack import free_port, port_open, wait_for
+from stack import ChallTestSrv, free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CLIENT_TIMEOUT = 180      # one client run; the sanitizer build is slow
@@ -54,104 +50,11 @@ def need(binary):
 
 # -- pebble-challtestsrv: the RA's DNS ----------------------------------------
 
-def dns_query(port, name, qtype=16, timeout=2.0):
-    """One UDP query to 127.0.0.1:port; the raw answer (TXT = 16)."""
-    qid = secrets.randbelow(65536)
-    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
-    for label in name.rstrip(".").split("."):
-        q += bytes([len(label)]) + label.encode()
-    q += b"\0" + struct.pack(">HH", qtype, 1)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.settimeout(timeout)
-        s.sendto(q, ("127.0.0.1", port))
-        data, _ = s.recvfrom(4096)
-    assert data[:2] == q[:2]
-    return data
-
-
-class ChallTestSrv:
-    """pebble-challtestsrv with only its DNS and management servers."""
-
-    def __init__(self, root):
-        self.root = root
-        self.proc = None
-        self.log = os.path.join(root, "challtestsrv.log")
-
-    @property
-    def mgmt(self):
-        return f"127.0.0.1:{self.mgmt_port}"
-
-    def start(self):
-        binary = need("pebble-challtestsrv")
-        for _ in range(5):
-            self.dns_port, self.mgmt_port = free_port(), free_port()
-            if self.dns_port == self.mgmt_port:
-                continue
-            log = open(self.log, "ab")
-            self.proc = subprocess.Popen(
-                [binary, "-dns01", f"127.0.0.1:{self.dns_port}",
-                 "-management", self.mgmt, "-http01", "", "-https01", "",
-                 "-tlsalpn01", "", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
-            log.close()
-            if self._ours():
-                return
-            self.stop()
-        raise RuntimeError(f"pebble-challtestsrv did not start; see {self.log}")
-
-    def _ours(self):
-        """True once both ports answer and are this process's: another
-        challtestsrv may hold a port (this one logs the bind error and goes
-        on running), so a probe record set here must come back from DNS."""
-        try:
-            wait_for(lambda: port_open("127.0.0.1", self.mgmt_port), 10,
-                     "challtestsrv management", self.proc)
-        except RuntimeError:
-            return False
-        probe = f"_probe-{secrets.token_hex(6)}.{DOMAIN}."
-        value = secrets.token_hex(8)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            if b"address already in use" in open(self.log, "rb").read():
-                return False
-            try:
-                self.set_txt(probe, value)
-                if value.encode() in dns_query(self.dns_port, probe, timeout=0.5):
-                    self.clear_txt(probe)
-                    return True
-            except OSError:
-                pass
-            time.sleep(0.1)
-        return False
-
-    def _post(self, path, body):
-        req = urllib.request.Request(f"http://{self.mgmt}/{path}",
-                                     data=json.dumps(body).encode(), method="POST")
-        with urllib.request.urlopen(req, timeout=5) as r:
-            assert r.status == 200, (path, r.status)
-
-    def set_txt(self, host, value):
-        self._post("set-txt", {"host": host, "value": value})
-
-    def clear_txt(self, host):
-        self._post("clear-txt", {"host": host})
-
-    def stop(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-
 @pytest.fixture(scope="module")
 def challtestsrv(tmp_path_factory):
+    need("pebble-challtestsrv")
     srv = ChallTestSrv(str(tmp_path_factory.mktemp("challtestsrv")))
     try:
-        srv.start()
         yield srv
     finally:
         srv.stop()

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 
 from acme_client import Client, Key, b64u, issued_by, jws, load_chain, make_csr
 from conftest import finish_stack, make_stack
-from stack import free_port
+from stack import ChallTestSrv, free_port
 
 PROBLEM = "application/problem+json"
 
@@ -53,45 +53,12 @@ class Http01Responder:
         self.server.shutdown()
 
 
-class Dns:
-    """pebble-challtestsrv as the RA's resolver: every name is 127.0.0.1."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.mport = free_port()
-        self.proc = subprocess.Popen(
-            ["pebble-challtestsrv", "-dns01", f"127.0.0.1:{self.port}",
-             "-management", f"127.0.0.1:{self.mport}", "-http01", "", "-https01", "",
-             "-tlsalpn01", "", "-defaultIPv4", "127.0.0.1",
-             "-defaultIPv6", ""],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.mport), 0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("pebble-challtestsrv did not start")
-
-    def set_txt(self, host, value):
-        import urllib.request
-        req = urllib.request.Request(
-            f"http://127.0.0.1:{self.mport}/set-txt",
-            data=json.dumps({"host": host, "value": value}).encode(), method="POST")
-        urllib.request.urlopen(req, timeout=5).read()
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    dns = Dns()
+    dns = ChallTestSrv(str(tmp_path_factory.mktemp("dns")))
     http01 = Http01Responder()
     s = make_stack(tmp_path_factory, "acme", env={
-        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.port}",
+        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.dns_port}",
         "UPKI_RA_HTTP01_PORT": str(http01.port),
         "UPKI_RA_TLSALPN01_PORT": str(free_port()),
         "UPKI_RA_ALLOWED_NAMES": "example.test",
@@ -431,9 +398,9 @@ def test_bad_csr_names_differ(env, client):
 
 def test_bad_csr_without_cn_when_the_ca_refuses_it(tmp_path_factory):
     http01 = Http01Responder()
-    dns = Dns()
+    dns = ChallTestSrv(str(tmp_path_factory.mktemp("cnless-dns")))
     s = make_stack(tmp_path_factory, "cnless", devca_args=["--refuse-cnless"], env={
-        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.port}",
+        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.dns_port}",
         "UPKI_RA_HTTP01_PORT": str(http01.port)})
     try:
         s.start()
@@ -573,9 +540,9 @@ class Blackhole:
 
 def test_silent_target_fails_after_the_timeout_without_slowing_anyone(tmp_path_factory):
     hole = Blackhole()
-    dns = Dns()
+    dns = ChallTestSrv(str(tmp_path_factory.mktemp("silent-dns")))
     s = make_stack(tmp_path_factory, "silent", env={
-        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.port}",
+        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.dns_port}",
         "UPKI_RA_HTTP01_PORT": str(hole.port)})
     try:
         s.start()

@@ -33,8 +33,8 @@ from acme_client import Client, NoNonce, b64u, load_chain, make_csr
 from conftest import finish_stack, make_stack, request
 from conftest import wait_until as wait_until_every
 from mtls_helpers import db_path, db_query
-from stack import free_port
-from test_acme_protocol import Dns, Http01Responder, ready_order
+from stack import ChallTestSrv, free_port
+from test_acme_protocol import Http01Responder, ready_order
 
 # The fault tests watch processes come and go: look often.
 wait_until = functools.partial(wait_until_every, interval=0.02)
@@ -58,14 +58,14 @@ def acme_stack(tmp_path_factory, name, *, workers=2, ca_timeout_ms=1000, before_
     """(stack, dns, http01), as test_acme_protocol's `env` fixture, with the
     RA's CA timeout given.  before_start(stack) runs before anything
     starts; after_stop(stack) after everything stopped, whatever happened."""
-    dns = Dns()
+    dns = ChallTestSrv(str(tmp_path_factory.mktemp(name + "-dns")))
     try:
         http01 = Http01Responder()
     except BaseException:
         dns.stop()
         raise
     full_env = {
-        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.port}",
+        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.dns_port}",
         "UPKI_RA_HTTP01_PORT": str(http01.port),
         "UPKI_RA_TLSALPN01_PORT": str(free_port()),
         "UPKI_RA_ALLOWED_NAMES": "example.test",

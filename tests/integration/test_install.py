@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -23,8 +22,8 @@ import time
 import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from conftest import BUILD, SANITIZER_REPORT, child_pids, free_port, free_port_pair  # noqa: E402
-from stack import Stack, unix_socket_open, wait_for  # noqa: E402
+from conftest import BUILD, SANITIZER_REPORT, child_pids, free_port_pair  # noqa: E402
+from stack import ChallTestSrv, Stack, unix_socket_open, wait_for  # noqa: E402
 from test_acme_protocol import Http01Responder  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -749,16 +748,11 @@ def sandbox_run(installed):
     # Not under pytest's 0700 root-owned temporary tree: nobody must reach it.
     work = tempfile.mkdtemp(prefix="upki-ra-sandbox-", dir="/tmp")
     os.chmod(work, 0o755)
-    dns_port, dns_mport = free_port(), free_port()
-    dns = subprocess.Popen(
-        ["pebble-challtestsrv", "-dns01", f"127.0.0.1:{dns_port}",
-         "-management", f"127.0.0.1:{dns_mport}", "-http01", "", "-https01", "",
-         "-tlsalpn01", "", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", ""],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    dns = ChallTestSrv(work)
     http01 = Http01Responder()
     stack = Stack(work, build=BUILD, workers=1, validators=1, env={
         "UPKI_CA_TIMEOUT_MS": "3000",
-        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns_port}",
+        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.dns_port}",
         "UPKI_RA_HTTP01_PORT": str(http01.port),
         "UPKI_RA_ALLOWED_NAMES": "example.test"})
     ra = None
@@ -777,7 +771,6 @@ def sandbox_run(installed):
         env = stack.ra_env(CREDENTIALS_DIRECTORY=cred)
         del env["UPKI_CA_SEED"]
         del env["UPKI_RA_NGINX_PID"]
-        wait_for(lambda: tcp_port_open(dns_mport), 10, "pebble-challtestsrv", dns)
         log = open(stack.log_path("ra"), "ab")
         ra = subprocess.Popen(traced(os.path.join(traces, "start"), [PLAIN_RA, "start"]),
                               env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
@@ -808,17 +801,9 @@ def sandbox_run(installed):
             ra.wait(10)
         stack.stop()
         http01.stop()
-        dns.terminate()
-        dns.wait(10)
+        dns.stop()
         shutil.rmtree(work, ignore_errors=True)
 
-
-def tcp_port_open(port):
-    try:
-        socket.create_connection(("127.0.0.1", port), 0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 SYSCALL_LINE = re.compile(r"^\d+\s+([a-z_0-9]+)\((.*)$", re.M)

@@ -25,18 +25,18 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 
-from stack import Stack, unix_socket_open, wait_for  # noqa: E402
+from stack import ChallTestSrv, Stack, unix_socket_open, wait_for  # noqa: E402
 from acme_client import Client, b64u, make_csr  # noqa: E402
-from test_acme_protocol import Dns, Http01Responder  # noqa: E402
+from test_acme_protocol import Http01Responder  # noqa: E402
 
 LOST = re.compile(r"(definitely|indirectly) lost: ([\d,]+) bytes")
 
 
 def run(build, rounds):
     root = tempfile.mkdtemp(prefix="upki-leak-")
-    dns, http01 = Dns(), Http01Responder()
+    dns, http01 = ChallTestSrv(root), Http01Responder()
     s = Stack(root, build=build, workers=1, validators=1, env={
-        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.port}",
+        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.dns_port}",
         "UPKI_RA_HTTP01_PORT": str(http01.port), "UPKI_RA_RATE_ORDERS": "0",
         "UPKI_CA_TIMEOUT_MS": "20000"})
     vg = None

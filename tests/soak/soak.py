@@ -44,21 +44,19 @@ import json
 import multiprocessing
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTS = os.path.dirname(HERE)
 sys.path.insert(0, TESTS)
 sys.path.insert(0, os.path.join(TESTS, "integration"))
 
-from stack import Stack, free_port  # noqa: E402
+from stack import ChallTestSrv, Stack, challtestsrv_post, free_port  # noqa: E402
 from acme_client import Client, b64u, make_csr  # noqa: E402
 
 
@@ -77,39 +75,6 @@ CA_TMPFS = os.environ.get("SOAK_CA_TMPFS", "1") == "1"
 BUILD = os.environ.get("UPKI_TEST_BUILD", "build")
 
 TRANSPORT_ERRORS = (OSError, http.client.HTTPException)
-
-
-# -- the challenge server ---------------------------------------------------------
-
-class ChallTestSrv:
-    """pebble-challtestsrv: DNS (every name is 127.0.0.1) and http-01."""
-
-    def __init__(self, log):
-        self.dns_port, self.http_port, self.mport = free_port(), free_port(), free_port()
-        self.proc = subprocess.Popen(
-            ["pebble-challtestsrv", "-dns01", f"127.0.0.1:{self.dns_port}",
-             "-http01", f"127.0.0.1:{self.http_port}", "-https01", "", "-tlsalpn01", "",
-             "-management", f"127.0.0.1:{self.mport}", "-defaultIPv4", "127.0.0.1",
-             "-defaultIPv6", ""],
-            stdout=log, stderr=log)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.mport), 0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("pebble-challtestsrv did not start")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
-def mgmt(port, path, body):
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}",
-                                 data=json.dumps(body).encode(), method="POST")
-    urllib.request.urlopen(req, timeout=10).read()
 
 
 # -- the clients ---------------------------------------------------------------------
@@ -152,7 +117,7 @@ def issue(c, name, mport, deadline):
     order_url, order = r.header("location"), r.json()
     authz = c.post(order["authorizations"][0], None).json()
     ch = next(x for x in authz["challenges"] if x["type"] == "http-01")
-    mgmt(mport, "/add-http01", {"token": ch["token"], "content": c.key_authorization(ch["token"])})
+    challtestsrv_post(mport, "add-http01", {"token": ch["token"], "content": c.key_authorization(ch["token"])})
     try:
         if c.post(ch["url"], {}).status != 200:
             raise Failed("challenge")
@@ -165,7 +130,7 @@ def issue(c, name, mport, deadline):
                 raise Failed(f"order {status}")
             time.sleep(0.2)
     finally:
-        mgmt(mport, "/del-http01", {"token": ch["token"]})
+        challtestsrv_post(mport, "del-http01", {"token": ch["token"]})
     der, _ = make_csr([name])
     r = c.post(order["finalize"], {"csr": b64u(der)})
     if r.status != 200 or r.json()["status"] != "valid":
@@ -303,8 +268,7 @@ def mount_tmpfs(path):
 def main():
     root = os.environ.get("SOAK_DIR") or tempfile.mkdtemp(prefix="upki-ra-soak-")
     os.makedirs(root, exist_ok=True)
-    log = open(os.path.join(root, "challtestsrv.log"), "ab")
-    chall = ChallTestSrv(log)
+    chall = ChallTestSrv(root, http01=True)
     stack = Stack(root, build=BUILD, workers=WORKERS, validators=VALIDATORS, env={
         "UPKI_RA_DNS_SERVER": f"127.0.0.1:{chall.dns_port}",
         "UPKI_RA_HTTP01_PORT": str(chall.http_port),
@@ -333,7 +297,7 @@ def main():
         per = [CLIENTS // PROCS + (1 if i < CLIENTS % PROCS else 0) for i in range(PROCS)]
         for i, n in enumerate(per):
             p = ctx.Process(target=client_process, args=(
-                i, n, stack.base_url, stack.ca_cert, chall.mport, start_at, deadline, out))
+                i, n, stack.base_url, stack.ca_cert, chall.mgmt_port, start_at, deadline, out))
             p.start()
             procs.append(p)
         log_start = os.path.getsize(stack.log_path("ra"))
