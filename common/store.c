@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "mono.h"
 #include "store_impl.h"
 
 /*
@@ -287,21 +288,12 @@ store_write_ended(void)
 		syscall(SYS_futex, &store_shared->write_ends, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
-static int64_t
-store_clock_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static int
 store_busy_wait(void *arg, int count)
 {
 	struct store *st = arg;
 	struct timespec slice = { 0, STORE_BUSY_SLICE_MS * 1000000L };
-	int64_t now = store_clock_ms();
+	int64_t now = mono_ms();
 
 	if (count == 0)
 		st->busy_since_ms = now;

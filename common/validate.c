@@ -24,6 +24,7 @@
 
 #include "b64.h"
 #include "buf.h"
+#include "mono.h"
 
 #define VALIDATE_BODY_MAX       8192    /* a key authorization is ~90 bytes */
 #define VALIDATE_REDIRECTS_MAX  10
@@ -114,20 +115,11 @@ validate_cleanup(void)
 	curl_global_cleanup();
 }
 
-static long long
-validate_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* Milliseconds before the check's deadline; 0 once it has passed. */
 static long
 validate_left_ms(const struct validate_check *v)
 {
-	long long left = v->deadline - validate_now_ms();
+	long long left = v->deadline - mono_ms();
 
 	return left > 0 ? (long)left : 0;
 }
@@ -144,7 +136,7 @@ validate_begin(struct validate_check *v, const struct validate_opts *o,
 	v->http_port = o->http_port > 0 ? o->http_port : 80;
 	v->tlsalpn_port = o->tlsalpn_port > 0 ? o->tlsalpn_port : 443;
 	v->connect_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000;
-	v->deadline = validate_now_ms() +
+	v->deadline = mono_ms() +
 	    (o->total_timeout_ms > 0 ? o->total_timeout_ms : 15000);
 	v->detail = detail;
 	v->detlen = detlen;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mono.h"
 #include "pool.h"
 
 #define POOL_MAX_CHILDREN 512
@@ -41,15 +42,6 @@ struct pool {
 	sigset_t sigs;
 };
 
-static long long
-pool_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 pool_spawn(struct pool *p, struct pool_slot *s)
 {
@@ -57,7 +49,7 @@ pool_spawn(struct pool *p, struct pool_slot *s)
 
 	if (pid < 0) {
 		log_error("fork %s: %s", s->role->name, strerror(errno));
-		s->respawn_ms = pool_now_ms() + POOL_RESPAWN_DELAY_MS;
+		s->respawn_ms = mono_ms() + POOL_RESPAWN_DELAY_MS;
 		return;
 	}
 	if (pid == 0) {
@@ -66,14 +58,14 @@ pool_spawn(struct pool *p, struct pool_slot *s)
 		exit(s->role->run(p->cfg, p->listen_fd));
 	}
 	s->pid = pid;
-	s->started_ms = pool_now_ms();
+	s->started_ms = mono_ms();
 	log_debug("started %s %ld", s->role->name, (long)pid);
 }
 
 static void
 pool_spawn_due(struct pool *p)
 {
-	long long now = pool_now_ms();
+	long long now = mono_ms();
 
 	for (int i = 0; i < p->nslots; i++)
 		if (p->slots[i].pid == 0 && p->slots[i].respawn_ms <= now)
@@ -96,7 +88,7 @@ pool_forget_retiring(struct pool *p, pid_t pid)
 static void
 pool_reaped(struct pool *p, pid_t pid, int status, bool stopping)
 {
-	long long now = pool_now_ms();
+	long long now = mono_ms();
 
 	for (int i = 0; i < p->nslots; i++) {
 		struct pool_slot *s = &p->slots[i];
@@ -173,17 +165,17 @@ pool_signal_all(struct pool *p, int sig)
 static void
 pool_drain(struct pool *p)
 {
-	long long deadline = pool_now_ms() + POOL_DRAIN_SECONDS * 1000LL;
+	long long deadline = mono_ms() + POOL_DRAIN_SECONDS * 1000LL;
 	struct timespec tick = { 0, 100 * 1000000L };
 
 	log_info("draining %d children", pool_live(p));
 	pool_signal_all(p, SIGTERM);
 	while (pool_live(p) > 0) {
-		if (pool_now_ms() >= deadline) {
+		if (mono_ms() >= deadline) {
 			log_warn("%d children still busy after %d s: killing them",
 			    pool_live(p), POOL_DRAIN_SECONDS);
 			pool_signal_all(p, SIGKILL);
-			deadline = pool_now_ms() + 60 * 1000LL;
+			deadline = mono_ms() + 60 * 1000LL;
 		}
 		sigtimedwait(&p->sigs, NULL, &tick);
 		pool_reap(p, true);

@@ -21,6 +21,7 @@
 #include "jsonx.h"
 #include "jws.h"
 #include "log.h"
+#include "mono.h"
 #include "store_acme.h"
 #include "validate.h"
 #include "validator.h"
@@ -36,15 +37,6 @@
 #define VALIDATOR_LEASE_SECONDS 60
 
 static volatile sig_atomic_t validator_stopping;
-static int64_t
-validator_clock_ms(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
-}
-
 static void
 validator_on_term(int sig)
 {
@@ -152,9 +144,9 @@ validator_main(const struct config *cfg, int listen_fd)
 				log_warn("validator: store housekeeping failed");
 			last_sweep = now;
 		}
-		if (validator_clock_ms() - last_checkpoint >= VALIDATOR_CHECKPOINT_MS) {
+		if (mono_ms() - last_checkpoint >= VALIDATOR_CHECKPOINT_MS) {
 			store_checkpoint(st);
-			last_checkpoint = validator_clock_ms();
+			last_checkpoint = mono_ms();
 		}
 		rc = store_challenge_claim(st, now, VALIDATOR_LEASE_SECONDS, &w);
 		if (rc == 0)
