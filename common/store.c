@@ -454,16 +454,6 @@ store_stmt(struct store *st, const char *sql)
 	return store_stmt_ready(st, stmt);
 }
 
-/*
- * A request's snapshot.  A read outside a transaction is a transaction of
- * its own, and in WAL mode each one takes and drops a read lock on the -shm
- * file with fcntl(): a POST-as-GET of an authorization (the account, the
- * authorization, its challenges) made six such calls, most of the worker's
- * system time.  store_snapshot_begin() has a request's reads share one read
- * transaction, so that they also agree with one another.  The first write
- * ends it (store_stmt_ready, store_begin): a write inside a snapshot older
- * than the last commit would fail at once instead of waiting for the lock.
- */
 /* Steps a cached transaction statement (BEGIN, COMMIT): they read
  * nothing, so store_stmt_ready leaves them be. */
 static int
@@ -479,6 +469,16 @@ store_step_once(struct store *st, const char *sql)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/*
+ * A request's snapshot.  A read outside a transaction is a transaction of
+ * its own, and in WAL mode each one takes and drops a read lock on the -shm
+ * file with fcntl(): a POST-as-GET of an authorization (the account, the
+ * authorization, its challenges) made six such calls, most of the worker's
+ * system time.  store_snapshot_begin() has a request's reads share one read
+ * transaction, so that they also agree with one another.  The first write
+ * ends it (store_stmt_ready, store_begin): a write inside a snapshot older
+ * than the last commit would fail at once instead of waiting for the lock.
+ */
 void
 store_snapshot_begin(struct store *st)
 {

@@ -37,6 +37,7 @@
 #define VALIDATOR_LEASE_SECONDS 60
 
 static volatile sig_atomic_t validator_stopping;
+
 static void
 validator_on_term(int sig)
 {
