@@ -133,7 +133,7 @@ acme_order_authzs(struct ra_ctx *ctx, const struct acme_req *ar, const struct id
 			a->reuse = 1;
 			continue;
 		}
-		if (acme_random_id(a->id, sizeof(a->id), 16) != 0)
+		if (acme_row_id(a->id, sizeof(a->id)) != 0)
 			return -1;
 		a->expires = ar->now + ACME_ORDER_LIFETIME;
 		acme_order_challenges(&ids[i], a);
@@ -312,7 +312,7 @@ HANDLER(acme_new_order)
 	if ((n = acme_order_identifiers(ctx, ar.payload, ids, resp)) < 0)
 		goto done;
 	if (acme_order_authzs(ctx, &ar, ids, n, az) < 0 ||
-	    acme_random_id(o.id, sizeof(o.id), 16) != 0) {
+	    acme_row_id(o.id, sizeof(o.id)) != 0) {
 		acme_store_failed(resp);
 		goto done;
 	}

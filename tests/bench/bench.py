@@ -442,7 +442,8 @@ BEGIN;
 CREATE TEMP TABLE fill_base AS
   SELECT coalesce(max(id), 0) AS acc, CAST(strftime('%s','now') AS INTEGER) AS now
   FROM accounts;
--- ids of 22 characters as the RA's (random; hex is within base64url)
+-- ids of 22 characters as the RA's (random, as the RA made them before its ids began
+-- with the time: a store from before; hex is within base64url)
 CREATE TEMP TABLE fill(x INTEGER PRIMARY KEY, oid TEXT, aid TEXT, acc INTEGER, st INTEGER);
 WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < {orders})
 INSERT INTO fill

@@ -19,6 +19,8 @@ from acme_client import Client, Key, b64u, issued_by, jws, load_chain, make_csr
 from conftest import finish_stack, make_stack
 from stack import ChallTestSrv, free_port
 
+B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
 PROBLEM = "application/problem+json"
 
 
@@ -247,6 +249,24 @@ def test_orders_list(client):
     r = client.post(client.kid + "/orders", None)
     assert r.status == 200
     assert set(urls) <= set(r.json()["orders"])
+
+
+def test_order_and_authz_ids_begin_with_their_creation_time(client):
+    """Ids of orders and authorizations are the creation time in ms (6
+    bytes) and 10 random bytes, so that the rows of one moment share index
+    pages (fcgi/acme.c, acme_row_id); 22 base64url characters like before."""
+    before = int(time.time() * 1000)
+    r = client.new_order(["timed.example.test"])
+    after = int(time.time() * 1000)
+    assert r.status == 201
+    ids = [r.header("location").rsplit("/", 1)[1],
+           r.json()["authorizations"][0].rsplit("/", 1)[1]]
+    for i in ids:
+        assert len(i) == 22 and set(i) <= set(B64URL), i
+        raw = base64.urlsafe_b64decode(i + "==")
+        assert len(raw) == 16
+        assert before <= int.from_bytes(raw[:6], "big") <= after, (i, before, after)
+    assert ids[0] != ids[1]
 
 
 def test_key_change(env, client):
