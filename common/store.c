@@ -314,18 +314,28 @@ store_busy_wait(void *arg, int count)
 	return 1;
 }
 
+/* A RESTART checkpoint, waiting STORE_WAL_RESTART_WAIT_MS at most for the
+ * writer and the readers of the moment. */
+static void
+store_wal_restart(struct store *st, const char *name)
+{
+	st->busy_timeout_ms = STORE_WAL_RESTART_WAIT_MS;
+	sqlite3_wal_checkpoint_v2(st->db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
+	st->busy_timeout_ms = STORE_BUSY_TIMEOUT_MS;
+}
+
 static int
 store_wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct store *st = arg;
 
+	(void)db;               /* st->db */
+
 	/* pages < wal_restart_at: the WAL was started over since */
 	if (pages >= STORE_WAL_RESTART_PAGES && (pages < st->wal_restart_at ||
 	    pages - st->wal_restart_at >= STORE_WAL_RESTART_EVERY)) {
 		st->wal_restart_at = pages;
-		st->busy_timeout_ms = STORE_WAL_RESTART_WAIT_MS;
-		sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
-		st->busy_timeout_ms = STORE_BUSY_TIMEOUT_MS;
+		store_wal_restart(st, name);
 	}
 	/* After the checkpoint, which blocks writers while it lasts. */
 	store_write_ended();
@@ -340,9 +350,7 @@ store_checkpoint(struct store *st)
 	if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &pages,
 	    NULL) != SQLITE_OK || pages < STORE_WAL_SOON_PAGES)
 		return;
-	st->busy_timeout_ms = STORE_WAL_RESTART_WAIT_MS;
-	sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
-	st->busy_timeout_ms = STORE_BUSY_TIMEOUT_MS;
+	store_wal_restart(st, NULL);
 	store_write_ended();
 }
 
