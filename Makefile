@@ -39,7 +39,7 @@ LIBUPKI    := $(BUILD)/libupki.a
 RA_BIN     := $(BUILD)/upki-ra
 DEVCA_BIN  := $(BUILD)/upki-devca
 
-.PHONY: all deps deps-run deps-test run test test-unit test-integration \
+.PHONY: all deps deps-run deps-test deps-bench run test test-unit test-integration \
         test-asan install uninstall clean
 
 all: deps $(RA_BIN) $(DEVCA_BIN)
@@ -50,6 +50,8 @@ deps-run:
 	@sh tests/deps.sh run
 deps-test:
 	@sh tests/deps.sh test
+deps-bench:
+	@sh tests/deps.sh bench
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -235,7 +237,7 @@ clean:
 BENCH_BIN := $(BUILD)/tests/bench/acmebench $(BUILD)/tests/bench/fcgi204
 
 .PHONY: bench
-bench: deps-test all $(BENCH_BIN)
+bench: deps-bench all $(BENCH_BIN)
 	$(PYTHON) tests/bench/bench.py --build $(BUILD)
 
 $(BUILD)/tests/bench/%: tests/bench/%.c $(LIBUPKI)

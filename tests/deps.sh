@@ -1,17 +1,19 @@
 #!/bin/sh
 # Installs the Debian packages a make target needs, and only those missing.
-# Usage: tests/deps.sh build|run|test
+# Usage: tests/deps.sh build|run|test|bench
 set -eu
 
 build="gcc make pkg-config libfcgi-dev libssl-dev libjson-c-dev libsqlite3-dev libzmq3-dev libcurl4-openssl-dev libc-ares-dev"
 run="$build nginx openssl python3"
 test="$run pebble certbot lego uacme libcmocka-dev python3-pytest python3-cryptography python3-zmq curl sqlite3 spawn-fcgi libfcgi-bin clang libclang-rt-14-dev systemd groff-base man-db strace"
+bench="$test wrk"
 
 case "${1:-build}" in
 build) want=$build ;;
 run) want=$run ;;
 test) want=$test ;;
-*) echo "usage: $0 build|run|test" >&2; exit 2 ;;
+bench) want=$bench ;;
+*) echo "usage: $0 build|run|test|bench" >&2; exit 2 ;;
 esac
 
 missing=""

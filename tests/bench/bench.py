@@ -10,7 +10,9 @@ What runs (docs/PERFORMANCE.md explains the method):
     new FastCGI connection per ACME request (for the upstream comparison);
   - Pebble with its own TLS certificate, validating http-01 for real;
   - pebble-challtestsrv as the DNS server of both (every name is 127.0.0.1);
-  - build/tests/bench/acmebench for the load, which also answers http-01.
+  - build/tests/bench/acmebench for the load, which also answers http-01;
+  - wrk (2 threads, the tool of the issue's reference figures) against the
+    same GET targets, to check that acmebench is not what bounds them.
 
 Each cell of the matrix (scenario x concurrency) runs the ceilings, upki-ra
 and Pebble back to back, so that the ratios come from the same minute.
@@ -20,7 +22,8 @@ Knobs (environment):
   BENCH_CONCURRENCY   "1,8,32,64"
   BENCH_SCENARIOS     comma-separated subset of: nonce,directory,authz-ES256,
                       authz-RS256,new-order-ES256,new-order-RS256,issue
-  BENCH_PARTS         comma-separated subset of: matrix,upstream,growth (all)
+  BENCH_PARTS         comma-separated subset of: matrix,wrk,upstream,growth
+                      (all; wrk needs matrix: it checks acmebench's GET runs)
   BENCH_RA_WORKERS    upki-ra FastCGI workers (its default: one per CPU, at
                       least 2), BENCH_RA_VALIDATORS (2);
                       the FastCGI ceiling gets as many workers
@@ -39,6 +42,7 @@ import json
 import os
 import platform
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -66,7 +70,7 @@ RA_VALIDATORS = int(os.environ.get("BENCH_RA_VALIDATORS", "2"))
 ORDERS = int(os.environ.get("BENCH_ORDERS", "1000000"))
 GROWTH_C = [int(x) for x in env_list("BENCH_GROWTH_CONCURRENCY", "8,32")]
 POLL_MS = int(os.environ.get("BENCH_POLL_MS", "50"))
-PARTS = set(env_list("BENCH_PARTS", "matrix,upstream,growth"))
+PARTS = set(env_list("BENCH_PARTS", "matrix,wrk,upstream,growth"))
 # Kept upstream connections need a worker each: at most one per client.
 KA_WORKERS = max(CONCURRENCY + [8]) + 8
 
@@ -379,11 +383,67 @@ class Bench:
             f"p50 {res.get('p50_ms', 0):7.2f} ms  p99 {res.get('p99_ms', 0):7.2f} ms{flag}")
         return res
 
+    def run_wrk(self, label, c, url, pids):
+        """The same GET as acmebench's, from wrk: as many connections as
+        clients, two threads (one per CPU here) or one for one connection."""
+        cmd = ["wrk", "--latency", "-t", str(min(2, c)), "-c", str(c), "--timeout", "15s"]
+        subprocess.run(cmd + ["-d", f"{max(1, round(WARMUP))}s", url], capture_output=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu0 = cpu_seconds(pids())
+        out = subprocess.run(cmd + ["-d", f"{round(SECONDS)}s", url], capture_output=True,
+                             text=True).stdout
+        cpu1 = cpu_seconds(pids())
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        res = wrk_parse(out)
+        res.update(server="wrk", name=label, c=c, seconds=round(SECONDS),
+                   srv_cpu_s=round(cpu1 - cpu0, 3),
+                   gen_cpu_s=round(after.ru_utime + after.ru_stime - before.ru_utime -
+                                   before.ru_stime, 3), load=loadavg())
+        if res["ok"]:
+            res["srv_cpu_us_per_op"] = round((cpu1 - cpu0) / res["ok"] * 1e6, 1)
+        self.results.append(res)
+        log(f"{'wrk':<16} {label:<18} c={c:<3} {res['rps']:9.1f}/s "
+            f"p50 {res['p50_ms']:7.2f} ms  p99 {res['p99_ms']:7.2f} ms"
+            + (f"  errors={res['errors']}" if res["errors"] else ""))
+        return res
+
     def find(self, server, name, c):
         for r in reversed(self.results):
             if r["server"] == server and r["name"] == name and r["c"] == c:
                 return r
         return None
+
+
+def wrk_ms(value):
+    """wrk's "454.00us", "1.82ms", "1.05s" in ms."""
+    m = re.fullmatch(r"([0-9.]+)(us|ms|s|m)", value)
+    if m is None:
+        return 0.0
+    return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[m.group(2)]
+
+
+def wrk_parse(out):
+    """Requests/s, percentiles and errors from `wrk --latency`'s report.
+    A response other than 2xx or 3xx, and every socket error, is an
+    error."""
+    res = {"ok": 0, "errors": 0, "rps": 0.0, "p50_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0}
+    requests = 0
+    for line in out.splitlines():
+        f = line.split()
+        if line.startswith("Requests/sec:"):
+            res["rps"] = float(f[1])
+        elif re.fullmatch(r"\s+(50|99)%\s+\S+", line):
+            res[f"p{f[0][:-1]}_ms"] = wrk_ms(f[1])
+        elif line.strip().startswith("Latency") and len(f) >= 4:
+            res["max_ms"] = wrk_ms(f[3])
+        elif re.match(r"\s*\d+ requests in ", line):
+            requests = int(f[0])
+        elif line.startswith("Non-2xx or 3xx responses:"):
+            res["errors"] += int(f[-1])
+        elif line.strip().startswith("Socket errors:"):
+            res["errors"] += sum(int(x.strip(",")) for x in f[3::2])
+    res["ok"] = max(0, requests - res["errors"])
+    return res
 
 
 def openssl_speed():
@@ -631,6 +691,30 @@ def section_rows(b, server_names, names, cs):
             "timeouts", "ops/client min/max", "server CPU us/op"], rows
 
 
+def gen_us_per_op(r):
+    if r is None or not r.get("ok") or r.get("gen_cpu_s") is None:
+        return "-"
+    return f"{r['gen_cpu_s'] / r['ok'] * 1e6:.0f}"
+
+
+def wrk_rows(b):
+    """wrk beside acmebench's matrix run of the same GET, same minute."""
+    twins = {"nginx204": "nginx204", "fcgi204": "fcgi204", "directory": "upki-ra"}
+    rows = []
+    for label, server in twins.items():
+        for c in CONCURRENCY:
+            w, a = b.find("wrk", label, c), b.find(server, "directory", c)
+            if w is None:
+                continue
+            q = ratio(w["rps"], a["rps"] if a else None)
+            rows.append([label, str(c), fmt_rate(a), fmt_ms(a, "p50_ms"), fmt_ms(a, "p99_ms"),
+                         gen_us_per_op(a), fmt_rate(w), fmt_ms(w, "p50_ms"),
+                         fmt_ms(w, "p99_ms"), gen_us_per_op(w),
+                         "-" if q is None else f"{q:.2f}"])
+    return ["GET", "c", "acmebench/s", "p50 ms", "p99 ms", "gen CPU us/op", "wrk/s", "p50 ms",
+            "p99 ms", "gen CPU us/op", "wrk/acmebench"], rows
+
+
 def write_report(b, speed, extra):
     """Prints the table and the targets, and writes results.json and
     table.md."""
@@ -660,6 +744,11 @@ def write_report(b, speed, extra):
         if rss:
             checks.append(("worker RSS <= 8 MiB", max(rss) <= 8 * 1024,
                            f"max {max(rss) / 1024:.1f} MiB"))
+    h, rs = wrk_rows(b)
+    if rs:
+        title = "Load generators: wrk (2 threads) and acmebench on the same GET targets"
+        text += ["", title, text_table(h, rs)]
+        md += ["", title, "", md_table(h, rs)]
     up = [r["server"] for r in b.results if " per-request" in r["server"] or
           " keep-conn" in r["server"]]
     if up:
@@ -845,6 +934,16 @@ def main():
                                        for r in b.results if r["server"] == "upki-ra")
             log(f"worker RSS after {extra['ra_requests']} measured upki-ra requests: "
                 + ", ".join(f"{x['pid']}: {x['vmrss_kib']} KiB" for x in extra["rss"]))
+
+        # -- wrk against the GET targets of the matrix ------------------------------
+        # The issue's reference figures come from wrk; where wrk gets no more
+        # from a target than acmebench did, acmebench is not its bound.
+        if "wrk" in PARTS and "matrix" in PARTS and shutil.which("wrk"):
+            base = stack.base_url
+            for c in CONCURRENCY:
+                b.run_wrk("nginx204", c, base + "/bench/nginx204", ng_pids)
+                b.run_wrk("fcgi204", c, base + "/bench/fcgi204", ceil_pids)
+                b.run_wrk("directory", c, ra_dir, stack.ra_pids)
 
         # -- 2. new FastCGI connection per request, or kept ones -------------------
         # GET and POST only: after a HEAD response nginx closes even a kept
