@@ -22,8 +22,10 @@ Knobs (environment):
   BENCH_CONCURRENCY   "1,8,32,64"
   BENCH_SCENARIOS     comma-separated subset of: nonce,directory,authz-ES256,
                       authz-RS256,new-order-ES256,new-order-RS256,issue
-  BENCH_PARTS         comma-separated subset of: matrix,wrk,upstream,growth
-                      (all; wrk needs matrix: it checks acmebench's GET runs)
+  BENCH_PARTS         comma-separated subset of: matrix,wrk,rounds,upstream,growth
+                      (all; wrk and rounds need matrix)
+  BENCH_ROUNDS        paired rounds of upki-ra and Pebble after the matrix's
+                      one (3), for BENCH_ROUND_SCENARIOS ("authz-ES256")
   BENCH_RA_WORKERS    upki-ra FastCGI workers (its default: one per CPU, at
                       least 2), BENCH_RA_VALIDATORS (2);
                       the FastCGI ceiling gets as many workers
@@ -70,7 +72,9 @@ RA_VALIDATORS = int(os.environ.get("BENCH_RA_VALIDATORS", "2"))
 ORDERS = int(os.environ.get("BENCH_ORDERS", "1000000"))
 GROWTH_C = [int(x) for x in env_list("BENCH_GROWTH_CONCURRENCY", "8,32")]
 POLL_MS = int(os.environ.get("BENCH_POLL_MS", "50"))
-PARTS = set(env_list("BENCH_PARTS", "matrix,wrk,upstream,growth"))
+PARTS = set(env_list("BENCH_PARTS", "matrix,wrk,rounds,upstream,growth"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ROUND_SCENARIOS = env_list("BENCH_ROUND_SCENARIOS", "authz-ES256")
 # Kept upstream connections need a worker each: at most one per client.
 KA_WORKERS = max(CONCURRENCY + [8]) + 8
 
@@ -697,6 +701,40 @@ def gen_us_per_op(r):
     return f"{r['gen_cpu_s'] / r['ok'] * 1e6:.0f}"
 
 
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return None if n == 0 else (xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2)
+
+
+def round_rows(b, checks):
+    """The matrix's run and the paired rounds of a scenario: the ratio to
+    Pebble of each, and its median; at 32 clients, p99/p50 of each."""
+    rows = []
+    for name in ROUND_SCENARIOS:
+        for c in CONCURRENCY:
+            pairs = [(b.find("upki-ra", name, c), b.find("pebble", name, c))]
+            pairs += [(b.find(f"upki-ra #{rnd}", name, c), b.find(f"pebble #{rnd}", name, c))
+                      for rnd in range(1, ROUNDS + 1)]
+            pairs = [(ra, pb) for ra, pb in pairs if ra and pb and not pb.get("pebble_hung")]
+            if len(pairs) < 2:
+                continue
+            qs = [ra["rps"] / pb["rps"] for ra, pb in pairs if pb["rps"]]
+            tails = [ra["p99_ms"] / ra["p50_ms"] for ra, _ in pairs if ra.get("p50_ms")]
+            q, t = median(qs), median(tails)
+            rows.append([name, str(c), " ".join(f"{ra['rps']:.0f}" for ra, _ in pairs),
+                         " ".join(f"{pb['rps']:.0f}" for _, pb in pairs),
+                         " ".join(f"{x:.2f}" for x in qs), f"{q:.2f}",
+                         " ".join(f"{x:.1f}" for x in tails), f"{t:.1f}"])
+            checks.append((f"{name} c={c}: >= Pebble, median of {len(qs)} paired rounds",
+                           q >= 1.0, f"{q:.2f}x"))
+            if c == 32:
+                checks.append((f"{name} c=32: p99 <= 3x p50, median of {len(tails)} rounds",
+                               t <= 3.0, f"{t:.1f}x"))
+    return ["scenario", "c", "upki-ra/s by round", "Pebble/s by round", "RA/Pebble by round",
+            "median", "RA p99/p50 by round", "median"], rows
+
+
 def wrk_rows(b):
     """wrk beside acmebench's matrix run of the same GET, same minute."""
     twins = {"nginx204": "nginx204", "fcgi204": "fcgi204", "directory": "upki-ra"}
@@ -744,6 +782,12 @@ def write_report(b, speed, extra):
         if rss:
             checks.append(("worker RSS <= 8 MiB", max(rss) <= 8 * 1024,
                            f"max {max(rss) / 1024:.1f} MiB"))
+    h, rs = round_rows(b, checks)
+    if rs:
+        title = ("Paired rounds: the matrix's run, then upki-ra and Pebble in turns "
+                 "(the order swapped every round)")
+        text += ["", title, text_table(h, rs)]
+        md += ["", title, "", md_table(h, rs)]
     h, rs = wrk_rows(b)
     if rs:
         title = "Load generators: wrk (2 threads) and acmebench on the same GET targets"
@@ -804,7 +848,7 @@ def report_again(args):
     this version of the report code.  The run's own settings come from the
     file; BENCH_ORDERS must be what the run used (the default) for the
     growth rows to be found."""
-    global SECONDS, WARMUP, CONCURRENCY, RA_WORKERS, RA_VALIDATORS
+    global SECONDS, WARMUP, CONCURRENCY, RA_WORKERS, RA_VALIDATORS, ROUNDS, ROUND_SCENARIOS
     with open(args.report) as f:
         data = json.load(f)
     b = Bench(args)
@@ -813,6 +857,8 @@ def report_again(args):
     SECONDS, WARMUP = b.meta["seconds"], b.meta["warmup"]
     CONCURRENCY = b.meta["concurrency"]
     RA_WORKERS, RA_VALIDATORS = b.meta["ra_workers"], b.meta["ra_validators"]
+    ROUNDS = b.meta.get("rounds", 0)
+    ROUND_SCENARIOS = b.meta.get("round_scenarios", [])
     write_report(b, b.meta.get("openssl_speed", {}), data.get("extra", {}))
     return 0
 
@@ -851,6 +897,7 @@ def main():
         "load_before": loadavg(),
         "seconds": SECONDS, "warmup": WARMUP, "concurrency": CONCURRENCY,
         "ra_workers": RA_WORKERS, "ra_validators": RA_VALIDATORS, "poll_ms": POLL_MS,
+        "rounds": ROUNDS, "round_scenarios": ROUND_SCENARIOS,
         "note": os.environ.get("BENCH_NOTE", ""),
         "versions": {
             "nginx": subprocess.run(["nginx", "-v"], capture_output=True,
@@ -898,9 +945,9 @@ def main():
         log(f"upki-ra {ra_dir} ({RA_WORKERS} workers), Pebble {pebble.directory}, "
             f"http-01 responder 127.0.0.1:{b.responder_port}")
 
-        def pebble_run(name, scenario, alg, c):
+        def pebble_run(name, scenario, alg, c, server="pebble"):
             pebble.ensure()
-            r = b.run("pebble", name, scenario, alg, c, pebble.directory, pebble.cafile,
+            r = b.run(server, name, scenario, alg, c, pebble.directory, pebble.cafile,
                       pebble.pids)
             if r.get("timeouts") or r.get("setup_failed") or (
                     r.get("errors") and not pebble.healthy()):
@@ -910,8 +957,8 @@ def main():
                     "pebble.log before the next run)")
             return r
 
-        def ra_run(name, scenario, alg, c, **kw):
-            r = b.run("upki-ra", name, scenario, alg, c, ra_dir, ra_ca, stack.ra_pids, **kw)
+        def ra_run(name, scenario, alg, c, server="upki-ra"):
+            r = b.run(server, name, scenario, alg, c, ra_dir, ra_ca, stack.ra_pids)
             rss = [x["vmrss_kib"] for x in worker_rss(stack) if x["vmrss_kib"]]
             r["rss_max_kib"] = max(rss) if rss else None
             return r
@@ -934,6 +981,21 @@ def main():
                                        for r in b.results if r["server"] == "upki-ra")
             log(f"worker RSS after {extra['ra_requests']} measured upki-ra requests: "
                 + ", ".join(f"{x['pid']}: {x['vmrss_kib']} KiB" for x in extra["rss"]))
+
+        # -- paired rounds: where upki-ra and Pebble are level ----------------------
+        # One 10 s run each moves by 10 to 20 % on this machine: more rounds,
+        # in turns, the order swapped every round so that a drift of the
+        # machine's speed favours neither.
+        if "rounds" in PARTS and "matrix" in PARTS:
+            for name, scenario, alg, _ in SCENARIOS:
+                if name not in ROUND_SCENARIOS:
+                    continue
+                for c in CONCURRENCY:
+                    for rnd in range(1, ROUNDS + 1):
+                        turns = [lambda: ra_run(name, scenario, alg, c, f"upki-ra #{rnd}"),
+                                 lambda: pebble_run(name, scenario, alg, c, f"pebble #{rnd}")]
+                        for turn in turns if rnd % 2 == 0 else turns[::-1]:
+                            turn()
 
         # -- wrk against the GET targets of the matrix ------------------------------
         # The issue's reference figures come from wrk; where wrk gets no more
