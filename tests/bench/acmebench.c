@@ -435,6 +435,14 @@ short_body:
 
 /* -- a virtual client ----------------------------------------------------- */
 
+/* The steps of an issuance, timed one by one: where its time goes. */
+enum { STEP_ORDER, STEP_AUTHZ, STEP_CHALLENGE, STEP_VALIDATION, STEP_CSR, STEP_FINALIZE,
+	STEP_ORDER_POLL, STEP_DOWNLOAD, ISSUE_STEPS };
+static const char *const step_names[ISSUE_STEPS] = {
+	"new-order", "authz", "challenge", "validation", "csr", "finalize", "order-poll",
+	"download"
+};
+
 struct client {
 	int id;
 	pthread_t thread;
@@ -449,6 +457,9 @@ struct client {
 	/* results, for operations completed inside the window */
 	uint32_t *lat;          /* microseconds */
 	size_t nlat, caplat;
+	/* issue: when each step of the operation under way began, and the time
+	 * of each step summed over the operations counted */
+	double mark[ISSUE_STEPS + 1], step_s[ISSUE_STEPS];
 	unsigned long ok, errors, http, bad_nonce, reconnects, timeouts;
 };
 
@@ -839,6 +850,7 @@ op_issue(struct client *cl)
 	char *csr = NULL;
 	int rc = -1;
 
+	cl->mark[STEP_ORDER] = now_s();
 	if ((order = client_new_order(cl, order_url, sizeof(order_url), name,
 	    sizeof(name))) == NULL || (s = first_authz(cl, order)) == NULL)
 		goto done;
@@ -848,6 +860,7 @@ op_issue(struct client *cl)
 		goto done;
 	}
 	snprintf(finalize, sizeof(finalize), "%s", s);
+	cl->mark[STEP_AUTHZ] = now_s();
 	if (client_post(cl, authz_url, NULL, false) != 0 || !expect(cl, "authz", 200) ||
 	    (authz = client_json(cl, "authz")) == NULL)
 		goto done;
@@ -870,14 +883,18 @@ op_issue(struct client *cl)
 	}
 	snprintf(keyauth, sizeof(keyauth), "%s.%s", token, cl->thumbprint);
 	answer_set(cl->id, token, keyauth);
+	cl->mark[STEP_CHALLENGE] = now_s();
 	if (client_post(cl, chall_url, "{}", false) != 0 || !expect(cl, "challenge", 200))
 		goto done;
 	json_object_put(authz);
+	cl->mark[STEP_VALIDATION] = now_s();
 	sleep_ms(g.poll_ms);
 	if ((authz = client_poll(cl, authz_url, "valid", "authorization")) == NULL)
 		goto done;
+	cl->mark[STEP_CSR] = now_s();
 	if ((csr = make_csr(cl, name)) == NULL)
 		goto done;
+	cl->mark[STEP_FINALIZE] = now_s();
 	snprintf(payload, sizeof(payload), "{\"csr\":\"%s\"}", csr);
 	/* An order becomes ready with its last authorization; a server may
 	 * notice only a moment later (orderNotReady), then finalize again. */
@@ -895,6 +912,7 @@ op_issue(struct client *cl)
 	json_object_put(order);
 	if ((order = client_json(cl, "finalize")) == NULL)
 		goto done;
+	cl->mark[STEP_ORDER_POLL] = now_s();
 	st = jstr(order, "status");
 	if (st == NULL || strcmp(st, "valid") != 0) {
 		json_object_put(order);
@@ -907,8 +925,10 @@ op_issue(struct client *cl)
 		goto done;
 	}
 	snprintf(chall_url, sizeof(chall_url), "%s", s);
+	cl->mark[STEP_DOWNLOAD] = now_s();
 	if (client_post(cl, chall_url, NULL, false) != 0 || !expect(cl, "certificate", 200))
 		goto done;
+	cl->mark[ISSUE_STEPS] = now_s();
 	if (strstr(cl->r.body, "-----BEGIN CERTIFICATE-----") == NULL) {
 		record_error(cl, "the certificate download is not PEM: %.200s", cl->r.body);
 		goto done;
@@ -1035,6 +1055,26 @@ client_record(struct client *cl, double t0, double t1, bool ok)
 	}
 	cl->lat[cl->nlat++] = (uint32_t)((t1 - t0) * 1e6);
 	cl->ok++;
+	if (g.sc == SC_ISSUE)
+		for (int i = 0; i < ISSUE_STEPS; i++)
+			cl->step_s[i] += cl->mark[i + 1] - cl->mark[i];
+}
+
+/* The mean time of each step of the issuances counted, in ms. */
+static json_object *
+issue_steps_json(unsigned long ok)
+{
+	json_object *o = json_object_new_object();
+
+	for (int i = 0; i < ISSUE_STEPS; i++) {
+		double sum = 0;
+
+		for (int c = 0; c < g.clients; c++)
+			sum += clients[c].step_s[i];
+		json_object_object_add(o, step_names[i],
+		    json_object_new_double(ok ? sum / ok * 1e3 : 0));
+	}
+	return o;
 }
 
 static void *
@@ -1449,6 +1489,7 @@ main(int argc, char **argv)
 		    json_object_new_int64((int64_t)atomic_load(&answers.served)));
 		json_object_object_add(out, "http01_missed",
 		    json_object_new_int64((int64_t)atomic_load(&answers.missed)));
+		json_object_object_add(out, "steps_ms", issue_steps_json(ok));
 	}
 	json_object_object_add(out, "first_error", json_object_new_string(g.first_error));
 	printf("%s\n", json_object_to_json_string_ext(out, JSON_C_TO_STRING_PLAIN));

@@ -735,6 +735,21 @@ def round_rows(b, checks):
             "median", "RA p99/p50 by round", "median"], rows
 
 
+def step_rows(b):
+    """Where an issuance's time goes, for upki-ra and Pebble: the mean of
+    each step over the issuances counted (acmebench's steps_ms)."""
+    rows, names = [], []
+    for c in CONCURRENCY:
+        for server in ("upki-ra", "pebble"):
+            r = b.find(server, "issue", c)
+            if r is None or not r.get("steps_ms") or r.get("pebble_hung"):
+                continue
+            names = names or list(r["steps_ms"])
+            rows.append([server, str(c), fmt_rate(r), fmt_ms(r, "p50_ms"),
+                         *(f"{r['steps_ms'].get(n, 0):.1f}" for n in names)])
+    return ["server", "c", "issuances/s", "p50 ms", *names], rows
+
+
 def wrk_rows(b):
     """wrk beside acmebench's matrix run of the same GET, same minute."""
     twins = {"nginx204": "nginx204", "fcgi204": "fcgi204", "directory": "upki-ra"}
@@ -782,6 +797,11 @@ def write_report(b, speed, extra):
         if rss:
             checks.append(("worker RSS <= 8 MiB", max(rss) <= 8 * 1024,
                            f"max {max(rss) / 1024:.1f} MiB"))
+    h, rs = step_rows(b)
+    if rs:
+        title = "Issuance: the mean ms of each step (validation includes the client's polls)"
+        text += ["", title, text_table(h, rs)]
+        md += ["", title, "", md_table(h, rs)]
     h, rs = round_rows(b, checks)
     if rs:
         title = ("Paired rounds: the matrix's run, then upki-ra and Pebble in turns "
