@@ -50,6 +50,7 @@ static const struct config_key config_keys[] = {
 	S("tos-url", "UPKI_RA_TOS_URL", tos_url, ""),
 	S("listen", "UPKI_RA_LISTEN", listen, ""),
 	I("workers", "UPKI_RA_WORKERS", workers, CONFIG_CPUS, 1, 256),
+	I("spare-workers", "UPKI_RA_SPARE_WORKERS", spare_workers, "1", 0, 64),
 	I("validators", "UPKI_RA_VALIDATORS", validators, "2", 1, 64),
 	S("nginx-pid", "UPKI_RA_NGINX_PID", nginx_pid, ""),
 	I("token-ttl", "UPKI_RA_TOKEN_TTL", token_ttl, "86400", 60, 30 * 86400),

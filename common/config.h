@@ -42,6 +42,7 @@ struct config {
 	char tos_url[CONFIG_STR];
 	char listen[CONFIG_STR]; /* FastCGI socket; empty = <data_dir>/fcgi.sock */
 	int workers;
+	int spare_workers;      /* answer one request per connection, keep none */
 	char log_level[16];
 };
 

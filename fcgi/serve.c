@@ -22,6 +22,7 @@ cmd_serve(const struct config *cfg)
 {
 	struct pool_role roles[] = {
 		{ "worker", cfg->workers, worker_main, worker_reaped },
+		{ "spare worker", cfg->spare_workers, worker_spare_main, worker_reaped },
 		{ "validator", cfg->validators, validator_main, NULL },
 	};
 	char spec[PATH_MAX], desc[PATH_MAX + 64];
@@ -51,8 +52,8 @@ cmd_serve(const struct config *cfg)
 	}
 	if ((fd = listen_open(spec, desc, sizeof(desc))) < 0)
 		return 1;
-	log_info("serving FastCGI on %s with %d workers (CA %s:%d)", desc, cfg->workers,
-	    cfg->ca_host, cfg->ca_port);
+	log_info("serving FastCGI on %s with %d workers and %d spare (CA %s:%d)", desc,
+	    cfg->workers, cfg->spare_workers, cfg->ca_host, cfg->ca_port);
 	rc = pool_run(cfg, fd, roles, (int)(sizeof(roles) / sizeof(roles[0])));
 	close(fd);
 	/* A socket we made ourselves goes with us, so that nothing connects

@@ -205,7 +205,8 @@ class Stack:
 
     def __init__(self, root, build="build", ra_port=None, ca_host=None,
                  ca_port=None, seed=None, sans="localhost,127.0.0.1",
-                 workers=2, validators=1, env=None, devca_args=(), nginx_user_root=None):
+                 workers=2, spare_workers=1, validators=1, env=None, devca_args=(),
+                 nginx_user_root=None):
         self.root = os.path.abspath(root)
         self.build = os.path.join(ROOT, build) if not os.path.isabs(build) else build
         self.data_dir = os.path.join(self.root, "ra")
@@ -219,6 +220,7 @@ class Stack:
         self.seed = seed if seed is not None else secrets.token_hex(16)
         self.sans = sans
         self.workers = workers
+        self.spare_workers = spare_workers
         self.validators = validators
         self.extra_env = dict(env or {})
         self.devca_args = list(devca_args)
@@ -237,7 +239,12 @@ class Stack:
     @property
     def children(self):
         """How many processes the RA master keeps running."""
-        return self.workers + self.validators
+        return self.workers + self.spare_workers + self.validators
+
+    @property
+    def servers(self):
+        """How many of them answer requests: the workers and the spare ones."""
+        return self.workers + self.spare_workers
 
     @property
     def ca_cert(self):
@@ -260,6 +267,7 @@ class Stack:
             "UPKI_RA_PORT": str(self.ra_port),
             "UPKI_RA_SANS": self.sans,
             "UPKI_RA_WORKERS": str(self.workers),
+            "UPKI_RA_SPARE_WORKERS": str(self.spare_workers),
             "UPKI_RA_VALIDATORS": str(self.validators),
             "UPKI_RA_LISTEN": self.fcgi_socket,
             "UPKI_CA_SEED": self.seed,

@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import random
+import re
 import signal
 import socket
 import sqlite3
@@ -398,7 +399,7 @@ def test_slow_ca_fails_cleanly_and_blocks_nobody_else(tmp_path_factory):
         der, key = make_csr([cn])
         other = new_client(s)
         before = sorted(workers(s))
-        assert len(before) == 4
+        assert len(before) == s.servers
         s.stop_devca()
         s.start_devca(["--slow-ms", str(slow_ms)])
 
@@ -444,7 +445,7 @@ def test_slow_ca_fails_cleanly_and_blocks_nobody_else(tmp_path_factory):
         assert order_of(c, order_url)["status"] == "ready"
         kill_ca(s)                        # its queue of stale requests goes with it
         s.start_devca()
-        assert wait_until(lambda: len(idle_workers(s)) == 4, 4 * timeout_s + 10), [
+        assert wait_until(lambda: len(idle_workers(s)) == s.servers, 4 * timeout_s + 10), [
             (p, syscall(p)) for p in workers(s)]
         assert sorted(workers(s)) == before
 
@@ -616,7 +617,7 @@ def test_workers_killed_under_load_lose_nothing(tmp_path_factory):
         assert len(kills) == KILLS, kills
 
         # The master restarted them all.
-        assert wait_until(lambda: len(workers(s)) == 4, 15), workers(s)
+        assert wait_until(lambda: len(workers(s)) == s.servers, 15), workers(s)
         assert ra_log(s, log_start).count("killed by signal 9") >= KILLS
 
         # Each kill cost at most one request: 502 from nginx, or badNonce
@@ -902,7 +903,7 @@ def test_reloads_under_load_fail_no_request(tmp_path_factory):
         assert sum(1 for q in rec.requests if in_flight(q)) >= len(signals), len(rec.requests)
         assert rec.issued > 0
         assert wait_until(lambda: len(children(s)) == s.children, 15), children(s)
-        assert wait_until(lambda: len(idle_workers(s)) == 4, 15), [
+        assert wait_until(lambda: len(idle_workers(s)) == s.servers, 15), [
             (p, syscall(p)) for p in workers(s)]
 
 
@@ -1015,7 +1016,7 @@ def test_one_worker_serves_kept_connections_and_new_ones(tmp_path_factory):
     that read only its kept connection would leave it in the listen queue
     until nginx closed the first); both then keep being answered; and a
     connection not kept is closed once answered."""
-    s = make_stack(tmp_path_factory, "kept", workers=1)
+    s = make_stack(tmp_path_factory, "kept", workers=1, spare_workers=0)
     conns = []
     try:
         s.start()
@@ -1047,7 +1048,7 @@ def test_a_ca_call_hands_kept_connections_back(tmp_path_factory):
     kept from an earlier request is closed at once when the worker starts a
     CA-bound request on another connection, long before the CA answers;
     that request is answered when it does."""
-    s = make_stack(tmp_path_factory, "kept-ca", workers=1,
+    s = make_stack(tmp_path_factory, "kept-ca", workers=1, spare_workers=0,
                    env={"UPKI_CA_TIMEOUT_MS": "10000"})
     conns = []
     try:
@@ -1067,6 +1068,55 @@ def test_a_ca_call_hands_kept_connections_back(tmp_path_factory):
         out, took = answer.join(30)
         assert b"Status: 200" in out, out
         assert released < 2.5 <= took, (released, took)
+    finally:
+        for conn in conns:
+            conn.close()
+        finish_stack(s)
+
+
+def started_roles(stack):
+    """pid -> role ("worker", "spare worker", "validator") of the children
+    the master started, from its log (UPKI_LOG_LEVEL=debug)."""
+    return {int(m.group(2)): m.group(1) for m in
+            re.finditer(r"started (spare worker|worker|validator) (\d+)", ra_log(stack))}
+
+
+def test_a_spare_worker_answers_while_the_worker_waits_on_the_ca(tmp_path_factory):
+    """One worker and one spare, a CA that answers after 3 s.  The worker
+    takes a CA-bound request (the spare stopped meanwhile, so that it cannot
+    take it instead).  A request on a new connection is then answered while
+    the worker still waits on the CA, where one worker alone would leave it
+    in the listen queue until the CA answers; and the spare closes that
+    connection although nginx would keep it: a spare keeps none, so that
+    nothing queues behind it."""
+    s = make_stack(tmp_path_factory, "spare", workers=1, spare_workers=1,
+                   env={"UPKI_CA_TIMEOUT_MS": "10000", "UPKI_LOG_LEVEL": "debug"})
+    conns = []
+    try:
+        s.start()
+        assert wait_until(lambda: len(started_roles(s)) == s.children, 10), ra_log(s)
+        roles = started_roles(s)
+        (worker,) = [p for p, r in roles.items() if r == "worker"]
+        (spare,) = [p for p, r in roles.items() if r == "spare worker"]
+        s.stop_devca()
+        s.start_devca(["--slow-ms", "3000"])
+        profiles = dict(directory_params(s), REQUEST_URI="/api/v1/public/profiles")
+        os.kill(spare, signal.SIGSTOP)
+        try:
+            ca_bound = fcgi_connect(s, timeout=30)
+            conns.append(ca_bound)
+            answer = in_thread(lambda: fcgi_exchange(ca_bound, profiles))
+            assert wait_until(lambda: worker in busy_workers(s), 2), syscall(worker)
+        finally:
+            os.kill(spare, signal.SIGCONT)
+        other = fcgi_connect(s)
+        conns.append(other)
+        assert b"Status: 200" in fcgi_exchange(other, directory_params(s), keep=True)
+        answered = time.monotonic()
+        assert closed_by_peer(other, 5), "the spare kept the connection"
+        out, _ = answer.join(30)
+        assert b"Status: 200" in out, out
+        assert answered < answer.ended(), "answered only after the CA call"
     finally:
         for conn in conns:
             conn.close()

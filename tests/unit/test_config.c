@@ -180,6 +180,7 @@ test_defaults(void **state)
 	/* one worker per CPU, at least 2 */
 	assert_int_equal(cfg.workers, sysconf(_SC_NPROCESSORS_ONLN) < 2 ? 2 :
 	    (int)sysconf(_SC_NPROCESSORS_ONLN));
+	assert_int_equal(cfg.spare_workers, 1);
 }
 
 static void
@@ -304,6 +305,8 @@ test_invalid_flag_values(void **state)
 	flag_refused(&cfg, "ra-tls", "2");
 	flag_refused(&cfg, "workers", "0");
 	flag_refused(&cfg, "workers", "many");
+	flag_refused(&cfg, "spare-workers", "-1");
+	flag_refused(&cfg, "spare-workers", "65");
 	memset(longval, 'h', sizeof(longval) - 1);
 	longval[sizeof(longval) - 1] = '\0';
 	{
