@@ -27,7 +27,8 @@ Knobs (environment):
   BENCH_ROUNDS        paired rounds of upki-ra and Pebble after the matrix's
                       one (3), for BENCH_ROUND_SCENARIOS ("authz-ES256")
   BENCH_RA_WORKERS    upki-ra FastCGI workers (its default: one per CPU, at
-                      least 2), BENCH_RA_VALIDATORS (2);
+                      least 2), BENCH_RA_SPARE_WORKERS (1),
+                      BENCH_RA_VALIDATORS (2);
                       the FastCGI ceiling gets as many workers
   BENCH_ORDERS        orders in the store for the growth check (1000000)
   BENCH_GROWTH_CONCURRENCY  "8,32"
@@ -68,6 +69,7 @@ WARMUP = float(os.environ.get("BENCH_WARMUP", "1"))
 CONCURRENCY = [int(x) for x in env_list("BENCH_CONCURRENCY", "1,8,32,64")]
 # upki-ra's default: one worker per CPU, at least 2
 RA_WORKERS = int(os.environ.get("BENCH_RA_WORKERS", str(max(2, os.cpu_count() or 2))))
+RA_SPARES = int(os.environ.get("BENCH_RA_SPARE_WORKERS", "1"))
 RA_VALIDATORS = int(os.environ.get("BENCH_RA_VALIDATORS", "2"))
 ORDERS = int(os.environ.get("BENCH_ORDERS", "1000000"))
 GROWTH_C = [int(x) for x in env_list("BENCH_GROWTH_CONCURRENCY", "8,32")]
@@ -778,7 +780,8 @@ def write_report(b, speed, extra):
                   f"{b.meta['load_before']}, after {b.meta['load_after']}"
                   + (f"; {b.meta['note']}" if b.meta["note"] else ""))
     report.append(f"{SECONDS:g} s per run after {WARMUP:g} s warm-up; upki-ra "
-                  f"{RA_WORKERS} workers + {RA_VALIDATORS} validators; rates are "
+                  f"{RA_WORKERS} workers + {RA_SPARES} spare + {RA_VALIDATORS} validators; "
+                  "rates are "
                   "operations/s (issue: whole issuances/s); '!' marks a run with errors")
     v = {k: x.get("verify") for k, x in speed.items()}
     report.append(f"signature verification ceiling (openssl speed, one core): "
@@ -868,7 +871,8 @@ def report_again(args):
     this version of the report code.  The run's own settings come from the
     file; BENCH_ORDERS must be what the run used (the default) for the
     growth rows to be found."""
-    global SECONDS, WARMUP, CONCURRENCY, RA_WORKERS, RA_VALIDATORS, ROUNDS, ROUND_SCENARIOS
+    global SECONDS, WARMUP, CONCURRENCY, RA_WORKERS, RA_SPARES, RA_VALIDATORS, ROUNDS
+    global ROUND_SCENARIOS
     with open(args.report) as f:
         data = json.load(f)
     b = Bench(args)
@@ -877,6 +881,7 @@ def report_again(args):
     SECONDS, WARMUP = b.meta["seconds"], b.meta["warmup"]
     CONCURRENCY = b.meta["concurrency"]
     RA_WORKERS, RA_VALIDATORS = b.meta["ra_workers"], b.meta["ra_validators"]
+    RA_SPARES = b.meta.get("ra_spare_workers", 0)
     ROUNDS = b.meta.get("rounds", 0)
     ROUND_SCENARIOS = b.meta.get("round_scenarios", [])
     write_report(b, b.meta.get("openssl_speed", {}), data.get("extra", {}))
@@ -916,7 +921,8 @@ def main():
         "kernel": platform.release(),
         "load_before": loadavg(),
         "seconds": SECONDS, "warmup": WARMUP, "concurrency": CONCURRENCY,
-        "ra_workers": RA_WORKERS, "ra_validators": RA_VALIDATORS, "poll_ms": POLL_MS,
+        "ra_workers": RA_WORKERS, "ra_spare_workers": RA_SPARES,
+        "ra_validators": RA_VALIDATORS, "poll_ms": POLL_MS,
         "rounds": ROUNDS, "round_scenarios": ROUND_SCENARIOS,
         "note": os.environ.get("BENCH_NOTE", ""),
         "versions": {
@@ -947,7 +953,8 @@ def main():
         pools["fcgi_starved"] = Fcgi204(b.build, b.work, "fcgi204-starved", RA_WORKERS)
         stack = BenchStack(os.path.join(b.work, "stack"),
                            {k: p.sock for k, p in pools.items()},
-                           build=b.build, workers=RA_WORKERS, validators=RA_VALIDATORS,
+                           build=b.build, workers=RA_WORKERS, spare_workers=RA_SPARES,
+                           validators=RA_VALIDATORS,
                            env={"UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.dns_port}",
                                 "UPKI_RA_HTTP01_PORT": str(b.responder_port),
                                 "UPKI_RA_TLSALPN01_PORT": str(free_port()),
