@@ -800,22 +800,16 @@ def write_report(b, speed, extra):
         if rss:
             checks.append(("worker RSS <= 8 MiB", max(rss) <= 8 * 1024,
                            f"max {max(rss) / 1024:.1f} MiB"))
-    h, rs = step_rows(b)
-    if rs:
-        title = "Issuance: the mean ms of each step (validation includes the client's polls)"
-        text += ["", title, text_table(h, rs)]
-        md += ["", title, "", md_table(h, rs)]
-    h, rs = round_rows(b, checks)
-    if rs:
-        title = ("Paired rounds: the matrix's run, then upki-ra and Pebble in turns "
-                 "(the order swapped every round)")
-        text += ["", title, text_table(h, rs)]
-        md += ["", title, "", md_table(h, rs)]
-    h, rs = wrk_rows(b)
-    if rs:
-        title = "Load generators: wrk (2 threads) and acmebench on the same GET targets"
-        text += ["", title, text_table(h, rs)]
-        md += ["", title, "", md_table(h, rs)]
+    for title, (h, rs) in (
+            ("Issuance: the mean ms of each step (validation includes the client's polls)",
+             step_rows(b)),
+            ("Paired rounds: the matrix's run, then upki-ra and Pebble in turns "
+             "(the order swapped every round)", round_rows(b, checks)),
+            ("Load generators: wrk (2 threads) and acmebench on the same GET targets",
+             wrk_rows(b))):
+        if rs:
+            text += ["", title, text_table(h, rs)]
+            md += ["", title, "", md_table(h, rs)]
     up = [r["server"] for r in b.results if " per-request" in r["server"] or
           " keep-conn" in r["server"]]
     if up:
