@@ -144,6 +144,13 @@ def syscall(pid):
         return "gone"
 
 
+def process_state(pid):
+    """The state letter of /proc/PID/stat (R, S, T...): after the command
+    name, which may hold spaces and parentheses."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0]
+
+
 def busy_workers(stack):
     """Workers that are not waiting for work: in the middle of a request."""
     return [p for p in workers(stack) if syscall(p) not in ACCEPT_SYSCALLS + ("gone",)]
@@ -982,7 +989,7 @@ def test_reload_keeps_a_connection_a_worker_accepted(tmp_path_factory):
         gone = wait_until(lambda: holder not in children(s), 5)
         state = "gone" if gone else (
             f"still there after 5 s, in syscall {syscall(holder)}, state "
-            f"{open(f'/proc/{holder}/stat').read().split()[2]}")
+            f"{process_state(holder)}")
         assert isinstance(answer, bytes) and b"Status: 200" in answer, (
             f"the request on the accepted connection got {answer!r}; the worker "
             f"{holder} that held it is {state}")
@@ -1072,11 +1079,6 @@ def test_a_ca_call_hands_kept_connections_back(tmp_path_factory):
         for conn in conns:
             conn.close()
         finish_stack(s)
-
-
-def process_state(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()[0]
 
 
 def started_roles(stack):
