@@ -1113,10 +1113,16 @@ def test_a_spare_worker_answers_while_the_worker_waits_on_the_ca(tmp_path_factor
             # Stopped, not only signalled: a spare still in epoll_wait could
             # be the one woken for the connection, and take it after SIGCONT.
             assert wait_until(lambda: process_state(spare) == "T", 5), process_state(spare)
+            asked = len(ca_tasks(s, "list_profiles"))
             ca_bound = fcgi_connect(s, timeout=30)
             conns.append(ca_bound)
             answer = in_thread(lambda: fcgi_exchange(ca_bound, profiles))
-            assert wait_until(lambda: worker in busy_workers(s), 2), syscall(worker)
+            # The CA journals a request before it sleeps on it: from that
+            # line on, the worker waits on the CA (in poll, like an idle
+            # worker on a kept connection, so its syscall cannot tell).
+            assert wait_until(lambda: len(ca_tasks(s, "list_profiles")) > asked, 5), \
+                "the CA never got the request"
+            assert worker in workers(s), "the worker is gone"
         finally:
             os.kill(spare, signal.SIGCONT)
         other = fcgi_connect(s)
