@@ -3,6 +3,7 @@
  * may come before or after the command.  Each failure ends with exactly one
  * line on stderr and exit code 1.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,22 @@ struct ra_args {
 	int noperands;
 	const char *seed;       /* register --seed only */
 };
+
+/*
+ * SQLite drops a connection's whole page cache when another process has
+ * written since its last transaction, so every request after a write frees
+ * and reallocates a few hundred KiB.  With glibc's default trim threshold
+ * the freed top of the heap goes back to the kernel and comes straight back
+ * again: two brk calls, and the shrink is a TLB shootdown, an interrupt to
+ * every CPU the process's threads (libzmq's, libcurl's) ran on.  A fixed
+ * threshold keeps the heap at its high-water mark instead.
+ */
+static void
+ra_malloc_tune(void)
+{
+	mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
+	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+}
 
 static void
 ra_usage(FILE *out)
@@ -111,6 +128,7 @@ main(int argc, char **argv)
 	/* The store and the keys are the RA's alone; files meant for others
 	 * (ca.crt, crl.pem, the socket) get their modes explicitly. */
 	umask(077);
+	ra_malloc_tune();
 	log_init("upki-ra", LOG_LEVEL_INFO);
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
