@@ -13,6 +13,8 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include "fsutil.h"
+
 static char *
 cert_bio_text(BIO *bio)
 {
@@ -184,17 +186,66 @@ cert_subject_oneline(const X509 *crt, char *out, size_t outlen)
 }
 
 bool
+cert_signed_by(X509 *crt, X509 *ca)
+{
+	EVP_PKEY *cakey = X509_get0_pubkey(ca);
+
+	return cakey != NULL &&
+	    X509_NAME_cmp(X509_get_issuer_name(crt), X509_get_subject_name(ca)) == 0 &&
+	    X509_verify(crt, cakey) == 1;
+}
+
+bool
 cert_issued_by(const char *cert_pem, const char *ca_pem)
 {
 	X509 *crt = cert_from_pem(cert_pem), *ca = cert_from_pem(ca_pem);
-	EVP_PKEY *cakey = ca != NULL ? X509_get0_pubkey(ca) : NULL;
-	bool ok = crt != NULL && cakey != NULL &&
-	    X509_NAME_cmp(X509_get_issuer_name(crt), X509_get_subject_name(ca)) == 0 &&
-	    X509_verify(crt, cakey) == 1;
+	bool ok = crt != NULL && ca != NULL && cert_signed_by(crt, ca);
 
 	X509_free(ca);
 	X509_free(crt);
 	return ok;
+}
+
+void
+cert_file_free(struct cert_file *f)
+{
+	free(f->pem);
+	X509_free(f->crt);
+	memset(f, 0, sizeof(*f));
+}
+
+static bool
+cert_file_same(const struct cert_file *f, const struct stat *st)
+{
+	return f->crt != NULL && f->dev == st->st_dev && f->ino == st->st_ino &&
+	    f->size == st->st_size && f->mtime.tv_sec == st->st_mtim.tv_sec &&
+	    f->mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
+int
+cert_file_load(struct cert_file *f, const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) != 0) {
+		cert_file_free(f);
+		return -1;
+	}
+	if (cert_file_same(f, &st))
+		return 0;
+	/* The identity is the one seen before reading: a file replaced while
+	 * it is read differs from it, and is read again next time. */
+	cert_file_free(f);
+	if ((f->pem = fs_read(path, CERT_PEM_MAX, NULL)) == NULL ||
+	    (f->crt = cert_from_pem(f->pem)) == NULL) {
+		cert_file_free(f);
+		return -1;
+	}
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->size = st.st_size;
+	f->mtime = st.st_mtim;
+	return 0;
 }
 
 X509_REQ *

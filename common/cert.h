@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include <sys/stat.h>
+
 #include <openssl/x509.h>
 
 #define CERT_PEM_MAX (64 * 1024)
@@ -30,9 +32,32 @@ time_t cert_not_before(const X509 *crt);
 time_t cert_not_after(const X509 *crt);
 /* The subject as the CA writes it: "/CN=x/O=y". */
 int cert_subject_oneline(const X509 *crt, char *out, size_t outlen);
-/* True when the PEM certificate's signature verifies with the PEM CA
- * certificate's key and its issuer is the CA's subject. */
+/* True when crt's signature verifies with ca's key and its issuer is ca's
+ * subject. */
+bool cert_signed_by(X509 *crt, X509 *ca);
+/* cert_signed_by for two PEM texts. */
 bool cert_issued_by(const char *cert_pem, const char *ca_pem);
+
+/*
+ * A certificate file read once, and again only when it changes.  ca.crt is
+ * needed for every issuance and download, and parsing it cost more than the
+ * rest of checking what the CA returned (OpenSSL 3 decodes the key through
+ * its provider machinery).  `register` may replace the file: another inode,
+ * size or mtime makes the next load read it again.  Zero-initialise.
+ */
+struct cert_file {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	char *pem;
+	X509 *crt;
+};
+
+/* The file's current certificate in f->crt and its text in f->pem: 0, or
+ * -1 when it cannot be read or holds no certificate (f is then empty). */
+int cert_file_load(struct cert_file *f, const char *path);
+void cert_file_free(struct cert_file *f);
 
 
 /* The names a CSR or certificate is for: DNS names as they are (lower-cased)

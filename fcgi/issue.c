@@ -10,22 +10,32 @@
 #include <openssl/evp.h>
 
 #include "cert.h"
-#include "fsutil.h"
 #include "jsonx.h"
 #include "log.h"
+
+/* The CA's certificate, from ca.crt, parsed again only when the file changes. */
+static const struct cert_file *
+issue_ca(struct ra_ctx *ctx)
+{
+	char path[PATH_MAX];
+
+	if (config_path(ctx->cfg, "ca.crt", path, sizeof(path)) != 0 ||
+	    cert_file_load(&ctx->ca_crt, path) != 0)
+		return NULL;
+	return &ctx->ca_crt;
+}
 
 int
 issue_check(struct ra_ctx *ctx, const char *pem, EVP_PKEY *key, X509 **crt, char *why,
     size_t whylen)
 {
-	char path[PATH_MAX], *ca = NULL;
+	const struct cert_file *ca;
 
 	if ((*crt = cert_from_pem(pem)) == NULL) {
 		snprintf(why, whylen, "the CA's answer is not a certificate");
 		return -1;
 	}
-	if (config_path(ctx->cfg, "ca.crt", path, sizeof(path)) != 0 ||
-	    (ca = fs_read(path, CERT_PEM_MAX, NULL)) == NULL || !cert_issued_by(pem, ca)) {
+	if ((ca = issue_ca(ctx)) == NULL || !cert_signed_by(*crt, ca->crt)) {
 		snprintf(why, whylen, "the certificate is not signed by the CA");
 		goto bad;
 	}
@@ -33,10 +43,8 @@ issue_check(struct ra_ctx *ctx, const char *pem, EVP_PKEY *key, X509 **crt, char
 		snprintf(why, whylen, "the certificate's key is not the CSR's");
 		goto bad;
 	}
-	free(ca);
 	return 0;
 bad:
-	free(ca);
 	X509_free(*crt);
 	*crt = NULL;
 	return -1;
@@ -143,14 +151,13 @@ issue_record_fill(struct store_cert *c, X509 *crt, char *pem, const char *profil
 char *
 issue_chain(struct ra_ctx *ctx, const char *leaf_pem)
 {
-	char path[PATH_MAX], *ca, *out = NULL;
+	const struct cert_file *ca;
 	size_t n = strlen(leaf_pem);
+	char *out;
 
-	if (n == 0 || config_path(ctx->cfg, "ca.crt", path, sizeof(path)) != 0 ||
-	    (ca = fs_read(path, CERT_PEM_MAX, NULL)) == NULL)
+	if (n == 0 || (ca = issue_ca(ctx)) == NULL)
 		return NULL;
-	if (asprintf(&out, "%s%s%s", leaf_pem, leaf_pem[n - 1] == '\n' ? "" : "\n", ca) < 0)
-		out = NULL;
-	free(ca);
+	if (asprintf(&out, "%s%s%s", leaf_pem, leaf_pem[n - 1] == '\n' ? "" : "\n", ca->pem) < 0)
+		return NULL;
 	return out;
 }

@@ -6,6 +6,7 @@
 #define UPKI_RA_H
 
 #include "ca.h"
+#include "cert.h"
 #include "config.h"
 #include "store.h"
 
@@ -16,6 +17,7 @@ struct ra_ctx {
 	const struct config *cfg;
 	struct store *store;
 	struct ca_client *ca;
+	struct cert_file ca_crt;        /* ca.crt: issue.c */
 };
 
 /* Commands (main.c dispatches); each returns the process exit code. */

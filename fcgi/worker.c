@@ -450,6 +450,7 @@ worker_run(const struct config *cfg, int listen_fd, bool keeps)
 	close(sigfd);
 	ca_client_free(ctx.ca);
 	store_close(ctx.store);
+	cert_file_free(&ctx.ca_crt);
 	return 0;
 }
 

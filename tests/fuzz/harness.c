@@ -78,6 +78,7 @@ fuzz_cleanup(void)
 		return;
 	store_close(fuzz_the_ctx.store);
 	ca_client_free(fuzz_the_ctx.ca);
+	cert_file_free(&fuzz_the_ctx.ca_crt);
 	fuzz_the_ctx.store = NULL;
 	fuzz_the_ctx.ca = NULL;
 	if (fuzz_dir[0] != '\0')

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,6 +19,7 @@
 #include "cert.h"
 #include "dn.h"
 #include "ident.h"
+#include "testutil.h"
 
 static void
 test_dn_rfc2253_and_slash_forms_agree(void **state)
@@ -117,6 +119,99 @@ test_serial_has_one_spelling(void **state)
 	assert_int_equal(cert_serial_hex(crt, hex, sizeof(hex)), 0);
 	assert_string_equal(hex, "0");
 	X509_free(crt);
+	EVP_PKEY_free(key);
+}
+
+/* CA and issued certificate: the issuer's name and the signature both count. */
+static void
+test_cert_signed_by(void **state)
+{
+	EVP_PKEY *cakey = make_key(), *other = make_key();
+	X509 *ca = make_cert(cakey, 1, "ca", NULL);
+	X509 *forged = make_cert(other, 2, "ca", NULL);
+	X509 *renamed = make_cert(cakey, 3, "not-the-ca", NULL);
+
+	(void)state;
+	assert_true(cert_signed_by(ca, ca));
+	assert_false(cert_signed_by(forged, ca));       /* the CA's name, another key */
+	assert_false(cert_signed_by(renamed, ca));      /* the CA's key, another issuer */
+	X509_free(renamed);
+	X509_free(forged);
+	X509_free(ca);
+	EVP_PKEY_free(other);
+	EVP_PKEY_free(cakey);
+}
+
+/* Writes crt (or text) to path through a rename, as `register` replaces
+ * ca.crt: a new inode each time. */
+static void
+put_file(const char *path, X509 *crt, const char *text)
+{
+	char tmp[PATH_MAX];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.new", path);
+	assert_non_null(f = fopen(tmp, "w"));
+	if (crt != NULL)
+		assert_int_equal(PEM_write_X509(f, crt), 1);
+	else
+		fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(rename(tmp, path), 0);
+}
+
+static void
+test_cert_file_reads_again_only_when_the_file_changes(void **state)
+{
+	EVP_PKEY *key = make_key();
+	X509 *first = make_cert(key, 1, "first", NULL), *second = make_cert(key, 2, "second", NULL);
+	struct cert_file f = { 0 };
+	char dir[PATH_MAX], path[PATH_MAX + 16];
+	struct timespec times[2];
+	struct stat st;
+	FILE *fp;
+
+	(void)state;
+	assert_int_equal(tu_mkdtemp(dir, sizeof(dir)), 0);
+	snprintf(path, sizeof(path), "%s/ca.crt", dir);
+	assert_int_equal(cert_file_load(&f, path), -1);         /* no file yet */
+	put_file(path, first, NULL);
+	assert_int_equal(cert_file_load(&f, path), 0);
+	assert_int_equal(X509_cmp(f.crt, first), 0);
+	assert_non_null(strstr(f.pem, "-----BEGIN CERTIFICATE-----"));
+	/* Overwritten in place with the same size and mtime: the same file as
+	 * far as the cache can tell, so it is not read again... */
+	assert_int_equal(stat(path, &st), 0);
+	assert_non_null(fp = fopen(path, "r+"));
+	for (off_t i = 0; i < st.st_size; i++)
+		fputc('x', fp);
+	assert_int_equal(fclose(fp), 0);
+	times[0] = st.st_atim;
+	times[1] = st.st_mtim;
+	assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+	assert_int_equal(cert_file_load(&f, path), 0);
+	assert_int_equal(X509_cmp(f.crt, first), 0);
+	/* ...and read again once its mtime moves. */
+	times[1].tv_nsec = (times[1].tv_nsec + 1) % 1000000000L;
+	assert_int_equal(utimensat(AT_FDCWD, path, times, 0), 0);
+	assert_int_equal(cert_file_load(&f, path), -1);
+	assert_null(f.crt);
+	put_file(path, second, NULL);
+	assert_int_equal(cert_file_load(&f, path), 0);
+	assert_int_equal(X509_cmp(f.crt, second), 0);
+	put_file(path, NULL, "not a certificate\n");
+	assert_int_equal(cert_file_load(&f, path), -1);
+	assert_null(f.crt);
+	assert_null(f.pem);
+	put_file(path, first, NULL);
+	assert_int_equal(cert_file_load(&f, path), 0);
+	assert_int_equal(remove(path), 0);
+	assert_int_equal(cert_file_load(&f, path), -1);         /* gone: nothing stale */
+	assert_null(f.crt);
+	cert_file_free(&f);
+	assert_int_equal(tu_rmtree(dir), 0);
+	X509_free(second);
+	X509_free(first);
 	EVP_PKEY_free(key);
 }
 
@@ -233,6 +328,8 @@ main(void)
 		cmocka_unit_test(test_dn_refuses_what_could_forge_an_attribute),
 		cmocka_unit_test(test_serial_has_one_spelling),
 		cmocka_unit_test(test_dn_from_cert_matches_nginx_form),
+		cmocka_unit_test(test_cert_signed_by),
+		cmocka_unit_test(test_cert_file_reads_again_only_when_the_file_changes),
 		cmocka_unit_test(test_cert_names),
 		cmocka_unit_test(test_key_policy),
 		cmocka_unit_test(test_identifiers),
