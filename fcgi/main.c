@@ -27,12 +27,15 @@ struct ra_args {
  * the freed top of the heap goes back to the kernel and comes straight back
  * again: two brk calls, and the shrink is a TLB shootdown, an interrupt to
  * every CPU the process's threads (libzmq's, libcurl's) ran on.  A fixed
- * threshold keeps the heap at its high-water mark instead.
+ * threshold above that churn keeps those pages; 1 MiB was enough for no brk
+ * at all under issuance, and still gives back what a larger purge frees.
+ * (Setting it also fixes glibc's mmap threshold, hence the second call:
+ * nothing a request allocates is mapped and unmapped on its own.)
  */
 static void
 ra_malloc_tune(void)
 {
-	mallopt(M_TRIM_THRESHOLD, 16 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
 	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
 }
 
