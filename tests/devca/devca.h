@@ -75,7 +75,8 @@ const char *names_reserved(const struct devca_opts *opts, const char *cn,
 /* issue.c: key and certificate making. */
 struct issue_req {
 	const X509_NAME *subject;
-	EVP_PKEY *pubkey;               /* the key being certified */
+	EVP_PKEY *pubkey;               /* the key being certified, or NULL and: */
+	const X509_PUBKEY *spki;        /* that key as a CSR or certificate carries it */
 	const GENERAL_NAMES *sans;      /* NULL or empty: no SAN extension */
 	const struct profile *profile;
 	int days;

@@ -20,6 +20,8 @@ struct registry {
 };
 
 static const char registry_schema[] =
+    "PRAGMA journal_mode = WAL;"
+    "PRAGMA synchronous = FULL;"
     "CREATE TABLE IF NOT EXISTS certs ("
     " seq INTEGER PRIMARY KEY,"
     " serial TEXT NOT NULL UNIQUE,"

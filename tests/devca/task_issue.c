@@ -142,7 +142,8 @@ task_sign(struct task_ctx *t)
 		task_fail(t, 600, "Out of memory");
 		goto done;
 	}
-	req = (struct issue_req){ subject, X509_REQ_get0_pubkey(csr), sans, p, p->days };
+	req = (struct issue_req){ subject, NULL, X509_REQ_get_X509_PUBKEY(csr), sans, p,
+	    p->days };
 	t->data = task_issue(t, &req, name);
 done:
 	X509_NAME_free(subject);
@@ -193,7 +194,7 @@ task_keyed(struct task_ctx *t, const char *cn, const GENERAL_NAMES *sans,
 		task_fail(t, 600, "Cannot make the key");
 		goto done;
 	}
-	req = (struct issue_req){ subject, key, sans, p, p->days };
+	req = (struct issue_req){ subject, key, NULL, sans, p, p->days };
 	if ((data = task_issue(t, &req, cn)) == NULL)
 		goto done;
 	codec_dn(subject, dn, sizeof(dn));
@@ -311,8 +312,8 @@ task_renew(struct task_ctx *t)
 		task_fail(t, 600, "Cannot read the certificate");
 		goto done;
 	}
-	req = (struct issue_req){ X509_get_subject_name(old), X509_get0_pubkey(old), sans, p,
-	    days };
+	req = (struct issue_req){ X509_get_subject_name(old), NULL, X509_get_X509_PUBKEY(old),
+	    sans, p, days };
 	t->data = task_issue(t, &req, node.cn);
 done:
 	GENERAL_NAMES_free(sans);

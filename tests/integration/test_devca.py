@@ -14,6 +14,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import time
 
@@ -21,7 +22,7 @@ import pytest
 import zmq
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, ExtensionOID, NameOID
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -396,6 +397,30 @@ def test_sign_keeps_an_rsa_csr_key(ca):
     csr, _ = make_csr("rsa.example.test", ["rsa.example.test"], key=key)
     cert = load(ca.ok("sign", csr=csr)["certificate"])
     assert same_key(cert.public_key(), key.public_key())
+
+
+def test_sign_keeps_an_ed25519_csr_key(ca, tmp_path):
+    """A key type whose algorithm has no parameters at all (RSA's is NULL,
+    EC's the curve): the CA copies the CSR's key info as it is."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    attrs = [x509.NameAttribute(NameOID.COMMON_NAME, "ed.example.test")]
+    csr = (x509.CertificateSigningRequestBuilder().subject_name(x509.Name(attrs))
+           .add_extension(x509.SubjectAlternativeName([x509.DNSName("ed.example.test")]),
+                          critical=False)
+           .sign(key, None).public_bytes(PEM).decode())
+    data = ca.ok("sign", csr=csr)
+    assert same_key(load(data["certificate"]).public_key(), key.public_key())
+    openssl_verify(tmp_path, ca.ok("get_ca"), data["certificate"])
+
+
+def test_the_registry_keeps_a_write_ahead_log(ca):
+    """WAL: a certificate filed costs one sync of the log instead of the
+    rollback journal's four (and its creation and deletion)."""
+    db = sqlite3.connect(f"file:{ca.dir}/registry.db?mode=ro", uri=True, timeout=10)
+    try:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        db.close()
 
 
 def test_sign_errors(ca):
