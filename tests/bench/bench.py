@@ -609,6 +609,20 @@ def fmt_ratio(x):
     return "-" if x is None else f"{x:.2f}"
 
 
+def ceiling_of(b, speed, scenario, alg, has_ceiling, c):
+    """The FastCGI ceiling of a GET scenario; for authz and new-order the
+    lower of it and the verifications per second of one core."""
+    if has_ceiling:
+        fc = b.find("fcgi204", scenario, c)
+        return fc["rps"] if fc else None
+    if scenario not in ("authz", "new-order"):
+        return None
+    fcg = b.find("fcgi204", "directory", c) or b.find("fcgi204", "nonce", c)
+    v = speed.get(alg, {}).get("verify")
+    cands = [x for x in (fcg["rps"] if fcg else None, v) if x]
+    return min(cands) if cands else None
+
+
 def build_table(b, speed):
     head = ["scenario", "c", "upki-ra/s", "p50 ms", "p99 ms", "Pebble/s", "p50 ms",
             "p99 ms", "nginx204/s", "fcgi204/s", "ceiling/s", "RA/Pebble", "RA/ceiling",
@@ -620,14 +634,7 @@ def build_table(b, speed):
             pb = b.find("pebble", name, c)
             ng = b.find("nginx204", name, c) if has_ceiling else None
             fc = b.find("fcgi204", name, c) if has_ceiling else None
-            ceiling = None
-            if has_ceiling:
-                ceiling = fc["rps"] if fc else None
-            elif scenario in ("authz", "new-order"):
-                fcg = b.find("fcgi204", "directory", c) or b.find("fcgi204", "nonce", c)
-                v = speed.get(alg, {}).get("verify")
-                cands = [x for x in (fcg["rps"] if fcg else None, v) if x]
-                ceiling = min(cands) if cands else None
+            ceiling = ceiling_of(b, speed, scenario, alg, has_ceiling, c)
             # A Pebble that hung served part of the window: no figure of
             # it stands beside upki-ra's.
             pb_ok = pb if pb is not None and not pb.get("pebble_hung") else None
@@ -700,10 +707,53 @@ def section_rows(b, server_names, names, cs):
             "timeouts", "ops/client min/max", "server CPU us/op"], rows
 
 
+def gen_cpu_us(r):
+    return r["gen_cpu_s"] / r["ok"] * 1e6 if r and r.get("ok") and \
+        r.get("gen_cpu_s") is not None else None
+
+
 def gen_us_per_op(r):
-    if r is None or not r.get("ok") or r.get("gen_cpu_s") is None:
-        return "-"
-    return f"{r['gen_cpu_s'] / r['ok'] * 1e6:.0f}"
+    v = gen_cpu_us(r)
+    return "-" if v is None else f"{v:.0f}"
+
+
+def budget_rows(b, speed):
+    """What the machine allows.  The generator runs on the same CPUs as the
+    servers, so a CPU-bound run can reach at most cpus / (server CPU +
+    generator CPU per operation).  The target's rate, less the generator's
+    share, leaves the server CPU per operation the target asks for; a
+    figure below nginx's own share is out of reach of anything behind
+    nginx, and a negative one out of reach of any server."""
+    cpus = b.meta["cpus"]
+    rows = []
+    for name, scenario, alg, has_ceiling in SCENARIOS:
+        for c in CONCURRENCY:
+            ra = b.find("upki-ra", name, c)
+            pb = b.find("pebble", name, c)
+            pb = pb if pb is not None and not pb.get("pebble_hung") else None
+            ceiling = ceiling_of(b, speed, scenario, alg, has_ceiling, c)
+            if scenario in ("nonce", "directory"):
+                target = 0.8 * ceiling if ceiling else None
+            elif scenario == "issue":
+                target = 1.5 * pb["rps"] if pb else None
+            else:
+                target = max([x for x in (0.7 * ceiling if ceiling else None,
+                                          pb and pb["rps"]) if x], default=None)
+            cells = []
+            for r in (ra, pb):
+                gen, srv = gen_cpu_us(r), r and r.get("srv_cpu_us_per_op")
+                bound = cpus * 1e6 / (srv + gen) if gen and srv else None
+                cells += ["-" if srv is None else f"{srv:.0f}",
+                          "-" if gen is None else f"{gen:.0f}",
+                          "-" if bound is None else f"{bound:.0f}",
+                          "-" if bound is None else f"{r['rps'] / bound:.0%}"]
+            gen = gen_cpu_us(ra)
+            leaves = cpus * 1e6 / target - gen if target and gen else None
+            rows.append([name, str(c), *cells, "-" if target is None else f"{target:.0f}",
+                         "-" if leaves is None else f"{leaves:.0f}"])
+    return ["scenario", "c", "upki-ra server us/op", "generator us/op", "bound/s",
+            "rate/bound", "Pebble server us/op", "generator us/op", "bound/s", "rate/bound",
+            "target/s", "server us/op the target leaves"], rows
 
 
 def median(xs):
@@ -809,6 +859,9 @@ def write_report(b, speed, extra):
             checks.append(("worker RSS <= 8 MiB", max(rss) <= 8 * 1024,
                            f"max {max(rss) / 1024:.1f} MiB"))
     for title, (h, rs) in (
+            ("The machine's budget: CPU per operation of the server and of the generator "
+             f"(same {b.meta['cpus']} CPUs), the most they allow, and what the target leaves",
+             budget_rows(b, speed)),
             ("Issuance: the mean ms of each step (validation includes the client's polls)",
              step_rows(b)),
             ("Paired rounds: the matrix's run, then upki-ra and Pebble in turns "
