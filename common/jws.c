@@ -517,17 +517,97 @@ jws_digest_verify(const struct jws_alg *a, EVP_PKEY *key, const unsigned char *s
 	return ok;
 }
 
-enum jws_err
-jws_verify(const struct jws *j, EVP_PKEY *key, char *err, size_t errlen)
+struct jws_verifier {
+	EVP_PKEY *key;
+	const struct jws_alg *alg;
+	EVP_MD *md;             /* NULL for EdDSA, which has no pre-hashed form */
+	EVP_PKEY_CTX *ctx;      /* verifies a digest made with md */
+};
+
+static int
+jws_verifier_setup(struct jws_verifier *v, EVP_PKEY *key, const struct jws_alg *a)
+{
+	memset(v, 0, sizeof(*v));
+	if (EVP_PKEY_up_ref(key) != 1)
+		return -1;
+	v->key = key;
+	v->alg = a;
+	if (a->md == NULL)
+		return 0;
+	if ((v->md = EVP_MD_fetch(NULL, a->md, NULL)) == NULL ||
+	    (v->ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL)) == NULL ||
+	    EVP_PKEY_verify_init(v->ctx) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(v->ctx, v->md) != 1)
+		return -1;
+	return 0;
+}
+
+static void
+jws_verifier_clear(struct jws_verifier *v)
+{
+	EVP_PKEY_CTX_free(v->ctx);
+	EVP_MD_free(v->md);
+	EVP_PKEY_free(v->key);
+	memset(v, 0, sizeof(*v));
+}
+
+struct jws_verifier *
+jws_verifier_new(EVP_PKEY *key)
 {
 	const struct jws_alg *a = jws_alg_of_key(key);
+	struct jws_verifier *v;
+
+	if (a == NULL || (v = malloc(sizeof(*v))) == NULL)
+		return NULL;
+	if (jws_verifier_setup(v, key, a) != 0) {
+		jws_verifier_free(v);
+		return NULL;
+	}
+	return v;
+}
+
+void
+jws_verifier_free(struct jws_verifier *v)
+{
+	if (v == NULL)
+		return;
+	jws_verifier_clear(v);
+	free(v);
+}
+
+EVP_PKEY *
+jws_verifier_key(const struct jws_verifier *v)
+{
+	return v->key;
+}
+
+/* The context only ever verifies a digest, so a failed verification leaves
+ * nothing in it for the next. */
+static bool
+jws_verifier_check(struct jws_verifier *v, const unsigned char *sig, size_t siglen,
+    const char *input)
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen;
+	bool ok;
+
+	if (v->ctx == NULL)
+		return jws_digest_verify(v->alg, v->key, sig, siglen, input);
+	ok = EVP_Digest(input, strlen(input), md, &mdlen, v->md, NULL) == 1 &&
+	    EVP_PKEY_verify(v->ctx, sig, siglen, md, mdlen) == 1;
+	ERR_clear_error();
+	return ok;
+}
+
+enum jws_err
+jws_verify_with(const struct jws *j, struct jws_verifier *v, char *err, size_t errlen)
+{
+	const struct jws_alg *a = v->alg;
 	const unsigned char *sig = j->sig;
 	unsigned char *der = NULL;
 	size_t siglen = j->sig_len;
 	bool ok;
 
-	if (a == NULL)
-		return jws_fail(JWS_BAD_ALG, err, errlen, "the key fits no JWS alg");
 	if (j->alg == NULL || strcmp(j->alg, a->alg) != 0)
 		return jws_fail(JWS_BAD_ALG, err, errlen,
 		    "JWS alg must be %s for this key", a->alg);
@@ -539,12 +619,29 @@ jws_verify(const struct jws *j, EVP_PKEY *key, char *err, size_t errlen)
 			return jws_fail(JWS_BAD_SIGNATURE, err, errlen, "out of memory");
 		sig = der;
 	}
-	ok = jws_digest_verify(a, key, sig, siglen, j->signing_input);
+	ok = jws_verifier_check(v, sig, siglen, j->signing_input);
 	OPENSSL_free(der);
 	if (!ok)
 		return jws_fail(JWS_BAD_SIGNATURE, err, errlen,
 		    "JWS signature does not verify");
 	return JWS_OK;
+}
+
+enum jws_err
+jws_verify(const struct jws *j, EVP_PKEY *key, char *err, size_t errlen)
+{
+	const struct jws_alg *a = jws_alg_of_key(key);
+	struct jws_verifier v;
+	enum jws_err e;
+
+	if (a == NULL)
+		return jws_fail(JWS_BAD_ALG, err, errlen, "the key fits no JWS alg");
+	if (jws_verifier_setup(&v, key, a) != 0)
+		e = jws_fail(JWS_BAD_SIGNATURE, err, errlen, "out of memory");
+	else
+		e = jws_verify_with(j, &v, err, errlen);
+	jws_verifier_clear(&v);
+	return e;
 }
 
 static bool

@@ -10,7 +10,7 @@
 struct keycache_slot {
 	int64_t id;
 	char *jwk;
-	EVP_PKEY *key;
+	struct jws_verifier *v;
 };
 
 static struct keycache_slot keycache[KEYCACHE_SLOTS];
@@ -21,31 +21,31 @@ keycache_slot(int64_t id)
 	return &keycache[(uint64_t)id % KEYCACHE_SLOTS];
 }
 
-EVP_PKEY *
+struct jws_verifier *
 keycache_get(int64_t id, const char *jwk)
 {
 	struct keycache_slot *s = keycache_slot(id);
 
-	if (s->key == NULL || s->id != id || strcmp(s->jwk, jwk) != 0)
+	if (s->v == NULL || s->id != id || strcmp(s->jwk, jwk) != 0)
 		return NULL;
-	if (EVP_PKEY_up_ref(s->key) != 1)
-		return NULL;
-	return s->key;
+	return s->v;
 }
 
-void
+struct jws_verifier *
 keycache_put(int64_t id, const char *jwk, EVP_PKEY *key)
 {
 	struct keycache_slot *s = keycache_slot(id);
+	struct jws_verifier *v;
 	char *copy;
 
-	if ((copy = strdup(jwk)) == NULL || EVP_PKEY_up_ref(key) != 1) {
+	if ((copy = strdup(jwk)) == NULL || (v = jws_verifier_new(key)) == NULL) {
 		free(copy);
-		return;
+		return NULL;
 	}
-	EVP_PKEY_free(s->key);
+	jws_verifier_free(s->v);
 	free(s->jwk);
 	s->id = id;
 	s->jwk = copy;
-	s->key = key;
+	s->v = v;
+	return v;
 }

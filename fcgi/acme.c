@@ -298,8 +298,14 @@ acme_load_account(struct ra_ctx *ctx, const struct http_request *req,
 		    "account is %s", ar->account.status);
 		return -1;
 	}
-	if ((ar->key = keycache_get(ar->account.id, ar->account.jwk)) != NULL)
+	if ((ar->verifier = keycache_get(ar->account.id, ar->account.jwk)) != NULL) {
+		if (EVP_PKEY_up_ref(jws_verifier_key(ar->verifier)) != 1) {
+			acme_store_failed(resp);
+			return -1;
+		}
+		ar->key = jws_verifier_key(ar->verifier);
 		return 0;
+	}
 	jwk = jsonx_parse(ar->account.jwk, strlen(ar->account.jwk), ACME_PAYLOAD_MAX, NULL, 0);
 	e = jwk != NULL ? jwk_import(jwk, &ar->key, why, sizeof(why)) : JWS_BAD_KEY;
 
@@ -308,7 +314,7 @@ acme_load_account(struct ra_ctx *ctx, const struct http_request *req,
 		acme_store_failed(resp);
 		return -1;
 	}
-	keycache_put(ar->account.id, ar->account.jwk, ar->key);
+	ar->verifier = keycache_put(ar->account.id, ar->account.jwk, ar->key);
 	return 0;
 }
 
@@ -389,7 +395,9 @@ acme_authenticate(struct ra_ctx *ctx, const struct http_request *req,
 		acme_jws_failed(resp, e, why);
 		return -1;
 	}
-	if ((e = jws_verify(&ar->jws, ar->key, why, sizeof(why))) != JWS_OK) {
+	e = ar->verifier != NULL ? jws_verify_with(&ar->jws, ar->verifier, why, sizeof(why)) :
+	    jws_verify(&ar->jws, ar->key, why, sizeof(why));
+	if (e != JWS_OK) {
 		acme_jws_failed(resp, e, why);
 		return -1;
 	}

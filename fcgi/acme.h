@@ -31,6 +31,7 @@ enum acme_keyref {
 struct acme_req {
 	struct jws jws;
 	EVP_PKEY *key;
+	struct jws_verifier *verifier;  /* the key cache's, or NULL: a key sent as a jwk */
 	json_object *payload;           /* NULL for POST-as-GET */
 	bool has_account;
 	struct store_account account;   /* when the request used a kid */

@@ -542,6 +542,7 @@ test_alg_key_mismatch(void **state)
 	EVP_PKEY *ed = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
 	EVP_PKEY *rsa = import_ok(A2_JWK);
 	char *body, *a2 = flat(A2_PROTECTED, RFC7515_PAYLOAD, A2_SIGNATURE);
+	struct jws_verifier *v;
 	struct jws j;
 
 	(void)state;
@@ -552,6 +553,9 @@ test_alg_key_mismatch(void **state)
 	assert_int_equal(jws_verify(&j, rsa, NULL, 0), JWS_BAD_ALG);
 	assert_int_equal(jws_verify(&j, ed, NULL, 0), JWS_BAD_ALG);
 	assert_int_equal(jws_verify(&j, p256, NULL, 0), JWS_OK);
+	v = jws_verifier_new(p384);
+	assert_int_equal(jws_verify_with(&j, v, NULL, 0), JWS_BAD_ALG);
+	jws_verifier_free(v);
 	jws_free(&j);
 	free(body);
 
@@ -802,6 +806,50 @@ test_ecdsa_signature_length(void **state)
 	EVP_PKEY_free(key);
 }
 
+/* A fresh key of the type alg takes. */
+static EVP_PKEY *
+key_for_alg(const char *alg)
+{
+	if (strcmp(alg, "RS256") == 0)
+		return EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)2048);
+	if (strcmp(alg, "EdDSA") == 0)
+		return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+	return EVP_PKEY_Q_keygen(NULL, NULL, "EC", strcmp(alg, "ES256") == 0 ? "P-256" :
+	    strcmp(alg, "ES384") == 0 ? "P-384" : "P-521");
+}
+
+/*
+ * A verifier answers as jws_verify, and its context, set up once, serves
+ * verification after verification: a failed one (a bit flipped in the
+ * signature, then in the signed input) leaves nothing behind for the next.
+ * A verifier of another key refuses the signature.
+ */
+static void
+expect_verifier_reusable(struct jws *j, EVP_PKEY *key, const char *alg)
+{
+	struct jws_verifier *v = jws_verifier_new(key), *w;
+	EVP_PKEY *other = key_for_alg(alg);
+	size_t last = strlen(j->signing_input) - 1;
+
+	assert_non_null(v);
+	assert_ptr_equal(jws_verifier_key(v), key);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(jws_verify_with(j, v, NULL, 0), JWS_OK);
+		j->sig[0] ^= 1;
+		assert_int_equal(jws_verify_with(j, v, NULL, 0), JWS_BAD_SIGNATURE);
+		j->sig[0] ^= 1;
+		j->signing_input[last] ^= 1;
+		assert_int_equal(jws_verify_with(j, v, NULL, 0), JWS_BAD_SIGNATURE);
+		j->signing_input[last] ^= 1;
+	}
+	assert_non_null(other);
+	assert_non_null(w = jws_verifier_new(other));
+	assert_int_equal(jws_verify_with(j, w, NULL, 0), JWS_BAD_SIGNATURE);
+	jws_verifier_free(w);
+	jws_verifier_free(v);
+	EVP_PKEY_free(other);
+}
+
 static void
 roundtrip(EVP_PKEY *key, const char *alg)
 {
@@ -829,6 +877,7 @@ roundtrip(EVP_PKEY *key, const char *alg)
 	assert_int_equal(jws_verify(&j, pub, err, sizeof(err)), JWS_OK);
 	expect_flip_fails(&j, pub, &j.sig[0]);
 	expect_flip_fails(&j, pub, &j.signing_input[strlen(j.signing_input) - 1]);
+	expect_verifier_reusable(&j, pub, alg);
 
 	assert_int_equal(jwk_thumbprint(j.jwk, tp1, sizeof(tp1)), 0);
 	assert_int_equal(jwk_thumbprint(exported, tp2, sizeof(tp2)), 0);
