@@ -268,10 +268,27 @@ worker_finish(FCGX_Request *fr, bool may_keep)
 }
 
 /*
+ * True for a HEAD request, after which nginx drops even a connection it
+ * keeps: it finalizes a HEAD as soon as it has the answer's header and
+ * never reads the FCGI_END_REQUEST that would let it keep the connection
+ * (the input filter of ngx_http_fastcgi_module sets the upstream's
+ * keepalive; a header-only answer never runs it).
+ */
+static bool
+worker_is_head(FCGX_Request *fr)
+{
+	const char *method = worker_param(fr, "REQUEST_METHOD");
+
+	return method != NULL && strcmp(method, "HEAD") == 0;
+}
+
+/*
  * Reads the next request on a connection and answers it.  Reading blocks
  * until the request is whole: nginx sends it at once, and SO_RCVTIMEO
  * bounds a peer that does not.  A connection nginx closed reads as an
  * error, and libfcgi closes it (which also takes it out of the epoll set).
+ * One nginx will drop (HEAD) is closed at once instead: kept, it would
+ * cost a watch, a wake-up for its end of file and libfcgi's slow close.
  */
 static void
 worker_serve(struct worker_io *io, struct ra_ctx *ctx, FCGX_Request *fr, bool may_keep)
@@ -282,7 +299,7 @@ worker_serve(struct worker_io *io, struct ra_ctx *ctx, FCGX_Request *fr, bool ma
 	io->serving = fr;
 	worker_handle(ctx, fr);
 	io->serving = NULL;
-	worker_finish(fr, may_keep);
+	worker_finish(fr, may_keep && !worker_is_head(fr));
 }
 
 /*

@@ -1048,6 +1048,35 @@ def test_one_worker_serves_kept_connections_and_new_ones(tmp_path_factory):
         finish_stack(s)
 
 
+def test_a_head_request_does_not_keep_its_connection(tmp_path_factory):
+    """nginx drops a kept FastCGI connection after a HEAD (it stops reading
+    once it has the answer's header, so it never sees FCGI_END_REQUEST), and
+    every ACME client starts with HEAD new-nonce.  The worker closes such a
+    connection once it has answered, rather than watch it until nginx's
+    close: a GET's kept connection stays open, a HEAD's is closed at once
+    even though it asked to be kept."""
+    s = make_stack(tmp_path_factory, "kept-head", workers=1, spare_workers=0)
+    conns = []
+    try:
+        s.start()
+        get = fcgi_connect(s)
+        conns.append(get)
+        assert b"Status: 200" in fcgi_exchange(get, directory_params(s), keep=True)
+        head = fcgi_connect(s)
+        conns.append(head)
+        params = dict(directory_params(s), REQUEST_METHOD="HEAD",
+                      REQUEST_URI="/acme/new-nonce")
+        answer = fcgi_exchange(head, params, keep=True)
+        assert b"Status: 200" in answer and b"Replay-Nonce: " in answer, answer
+        assert closed_by_peer(head, 5)
+        assert not closed_by_peer(get, 0.2)
+        assert b"Status: 200" in fcgi_exchange(get, directory_params(s), keep=True)
+    finally:
+        for conn in conns:
+            conn.close()
+        finish_stack(s)
+
+
 def test_a_ca_call_hands_kept_connections_back(tmp_path_factory):
     """A worker about to wait for the CA closes its other kept connections
     first, so that nginx sends what would have waited behind the call to
