@@ -271,8 +271,8 @@ worker_finish(FCGX_Request *fr, bool may_keep)
  * True for a HEAD request, after which nginx drops even a connection it
  * keeps: it finalizes a HEAD as soon as it has the answer's header and
  * never reads the FCGI_END_REQUEST that would let it keep the connection
- * (the input filter of ngx_http_fastcgi_module sets the upstream's
- * keepalive; a header-only answer never runs it).
+ * (ngx_http_fastcgi_module marks the connection reusable in the input
+ * filter of the answer's body, which nginx never runs for a HEAD).
  */
 static bool
 worker_is_head(FCGX_Request *fr)
