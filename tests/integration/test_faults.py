@@ -962,6 +962,28 @@ def fcgi_connect(s, timeout=10):
     return conn
 
 
+@contextlib.contextmanager
+def fcgi_stack(tmp_path_factory, name, **kw):
+    """A started stack for a test that speaks FastCGI to the workers itself:
+    yields it and connect(timeout=10), which opens a connection to its
+    FastCGI socket.  The connections are closed and the stack stopped at the
+    end, whatever the test asserted."""
+    s = make_stack(tmp_path_factory, name, **kw)
+    conns = []
+
+    def connect(timeout=10):
+        conns.append(fcgi_connect(s, timeout))
+        return conns[-1]
+
+    try:
+        s.start()
+        yield s, connect
+    finally:
+        for conn in conns:
+            conn.close()
+        finish_stack(s)
+
+
 def test_reload_keeps_a_connection_a_worker_accepted(tmp_path_factory):
     """nginx connects to the FastCGI socket and sends the request a moment
     later; a reload (master SIGHUP) can come in between.  Held open on
@@ -1023,29 +1045,19 @@ def test_one_worker_serves_kept_connections_and_new_ones(tmp_path_factory):
     that read only its kept connection would leave it in the listen queue
     until nginx closed the first); both then keep being answered; and a
     connection not kept is closed once answered."""
-    s = make_stack(tmp_path_factory, "kept", workers=1, spare_workers=0)
-    conns = []
-    try:
-        s.start()
-        a = fcgi_connect(s)
-        conns.append(a)
+    with fcgi_stack(tmp_path_factory, "kept", workers=1, spare_workers=0) as (s, connect):
+        a = connect()
         for _ in range(3):
             assert b"Status: 200" in fcgi_exchange(a, directory_params(s), keep=True)
-        b = fcgi_connect(s, timeout=5)
-        conns.append(b)
+        b = connect(timeout=5)
         assert b"Status: 200" in fcgi_exchange(b, directory_params(s), keep=True)
         for conn in (a, b, a, b):
             assert b"Status: 200" in fcgi_exchange(conn, directory_params(s), keep=True)
-        once = fcgi_connect(s)
-        conns.append(once)
+        once = connect()
         assert b"Status: 200" in fcgi_exchange(once, directory_params(s))
         assert closed_by_peer(once, 5)
         assert not closed_by_peer(a, 0.2) and not closed_by_peer(b, 0.2)
         assert len(workers(s)) == 1
-    finally:
-        for conn in conns:
-            conn.close()
-        finish_stack(s)
 
 
 def test_a_head_request_does_not_keep_its_connection(tmp_path_factory):
@@ -1055,15 +1067,10 @@ def test_a_head_request_does_not_keep_its_connection(tmp_path_factory):
     connection once it has answered, rather than watch it until nginx's
     close: a GET's kept connection stays open, a HEAD's is closed at once
     even though it asked to be kept."""
-    s = make_stack(tmp_path_factory, "kept-head", workers=1, spare_workers=0)
-    conns = []
-    try:
-        s.start()
-        get = fcgi_connect(s)
-        conns.append(get)
+    with fcgi_stack(tmp_path_factory, "kept-head", workers=1, spare_workers=0) as (s, connect):
+        get = connect()
         assert b"Status: 200" in fcgi_exchange(get, directory_params(s), keep=True)
-        head = fcgi_connect(s)
-        conns.append(head)
+        head = connect()
         params = dict(directory_params(s), REQUEST_METHOD="HEAD",
                       REQUEST_URI="/acme/new-nonce")
         answer = fcgi_exchange(head, params, keep=True)
@@ -1071,10 +1078,6 @@ def test_a_head_request_does_not_keep_its_connection(tmp_path_factory):
         assert closed_by_peer(head, 5)
         assert not closed_by_peer(get, 0.2)
         assert b"Status: 200" in fcgi_exchange(get, directory_params(s), keep=True)
-    finally:
-        for conn in conns:
-            conn.close()
-        finish_stack(s)
 
 
 def test_a_ca_call_hands_kept_connections_back(tmp_path_factory):
@@ -1084,18 +1087,13 @@ def test_a_ca_call_hands_kept_connections_back(tmp_path_factory):
     kept from an earlier request is closed at once when the worker starts a
     CA-bound request on another connection, long before the CA answers;
     that request is answered when it does."""
-    s = make_stack(tmp_path_factory, "kept-ca", workers=1, spare_workers=0,
-                   env={"UPKI_CA_TIMEOUT_MS": "10000"})
-    conns = []
-    try:
-        s.start()
-        kept = fcgi_connect(s)
-        conns.append(kept)
+    with fcgi_stack(tmp_path_factory, "kept-ca", workers=1, spare_workers=0,
+                    env={"UPKI_CA_TIMEOUT_MS": "10000"}) as (s, connect):
+        kept = connect()
         assert b"Status: 200" in fcgi_exchange(kept, directory_params(s), keep=True)
         s.stop_devca()
         s.start_devca(["--slow-ms", "3000"])
-        ca_bound = fcgi_connect(s, timeout=30)
-        conns.append(ca_bound)
+        ca_bound = connect(timeout=30)
         profiles = dict(directory_params(s), REQUEST_URI="/api/v1/public/profiles")
         t0 = time.monotonic()
         answer = in_thread(lambda: fcgi_exchange(ca_bound, profiles))
@@ -1104,10 +1102,6 @@ def test_a_ca_call_hands_kept_connections_back(tmp_path_factory):
         out, took = answer.join(30)
         assert b"Status: 200" in out, out
         assert released < 2.5 <= took, (released, took)
-    finally:
-        for conn in conns:
-            conn.close()
-        finish_stack(s)
 
 
 def started_roles(stack):
@@ -1125,11 +1119,9 @@ def test_a_spare_worker_answers_while_the_worker_waits_on_the_ca(tmp_path_factor
     in the listen queue until the CA answers; and the spare closes that
     connection although nginx would keep it: a spare keeps none, so that
     nothing queues behind it."""
-    s = make_stack(tmp_path_factory, "spare", workers=1, spare_workers=1,
-                   env={"UPKI_CA_TIMEOUT_MS": "10000", "UPKI_LOG_LEVEL": "debug"})
-    conns = []
-    try:
-        s.start()
+    env = {"UPKI_CA_TIMEOUT_MS": "10000", "UPKI_LOG_LEVEL": "debug"}
+    with fcgi_stack(tmp_path_factory, "spare", workers=1, spare_workers=1,
+                    env=env) as (s, connect):
         assert wait_until(lambda: len(started_roles(s)) == s.children, 10), ra_log(s)
         roles = started_roles(s)
         (worker,) = [p for p, r in roles.items() if r == "worker"]
@@ -1143,8 +1135,7 @@ def test_a_spare_worker_answers_while_the_worker_waits_on_the_ca(tmp_path_factor
             # be the one woken for the connection, and take it after SIGCONT.
             assert wait_until(lambda: process_state(spare) == "T", 5), process_state(spare)
             asked = len(ca_tasks(s, "list_profiles"))
-            ca_bound = fcgi_connect(s, timeout=30)
-            conns.append(ca_bound)
+            ca_bound = connect(timeout=30)
             answer = in_thread(lambda: fcgi_exchange(ca_bound, profiles))
             # The CA journals a request before it sleeps on it: from that
             # line on, the worker waits on the CA (in poll, like an idle
@@ -1154,15 +1145,10 @@ def test_a_spare_worker_answers_while_the_worker_waits_on_the_ca(tmp_path_factor
             assert worker in workers(s), "the worker is gone"
         finally:
             os.kill(spare, signal.SIGCONT)
-        other = fcgi_connect(s)
-        conns.append(other)
+        other = connect()
         assert b"Status: 200" in fcgi_exchange(other, directory_params(s), keep=True)
         answered = time.monotonic()
         out, took = answer.join(30)
         assert b"Status: 200" in out and took >= 2.5, (took, out)
         assert answered < answer.ended(), "answered only after the CA call"
         assert closed_by_peer(other, 5), "the spare kept the connection"
-    finally:
-        for conn in conns:
-            conn.close()
-        finish_stack(s)
