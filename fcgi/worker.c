@@ -119,7 +119,15 @@ worker_write(FCGX_Request *fr, const struct http_request *req,
 		FCGX_PutStr(resp->body.data, (int)resp->body.len, fr->out);
 }
 
-static void
+/*
+ * Answers the request on fr.  False when it was a HEAD, after which nginx
+ * drops even a connection it keeps: it finalizes a HEAD as soon as it has
+ * the answer's header and never reads the FCGI_END_REQUEST that would let
+ * it keep the connection (ngx_http_fastcgi_module marks the connection
+ * reusable in the input filter of the answer's body, which nginx never runs
+ * for a HEAD).
+ */
+static bool
 worker_handle(struct ra_ctx *ctx, FCGX_Request *fr)
 {
 	struct http_request req;
@@ -144,6 +152,7 @@ worker_handle(struct ra_ctx *ctx, FCGX_Request *fr)
 	worker_write(fr, &req, &resp);
 	http_response_free(&resp);
 	buf_free(&body);
+	return strcmp(req.method, "HEAD") != 0;
 }
 
 static int
@@ -268,21 +277,6 @@ worker_finish(FCGX_Request *fr, bool may_keep)
 }
 
 /*
- * True for a HEAD request, after which nginx drops even a connection it
- * keeps: it finalizes a HEAD as soon as it has the answer's header and
- * never reads the FCGI_END_REQUEST that would let it keep the connection
- * (ngx_http_fastcgi_module marks the connection reusable in the input
- * filter of the answer's body, which nginx never runs for a HEAD).
- */
-static bool
-worker_is_head(FCGX_Request *fr)
-{
-	const char *method = worker_param(fr, "REQUEST_METHOD");
-
-	return method != NULL && strcmp(method, "HEAD") == 0;
-}
-
-/*
  * Reads the next request on a connection and answers it.  Reading blocks
  * until the request is whole: nginx sends it at once, and SO_RCVTIMEO
  * bounds a peer that does not.  A connection nginx closed reads as an
@@ -297,9 +291,9 @@ worker_serve(struct worker_io *io, struct ra_ctx *ctx, FCGX_Request *fr, bool ma
 	if (fr->ipcFd < 0 || FCGX_Accept_r(fr) < 0)
 		return;
 	io->serving = fr;
-	worker_handle(ctx, fr);
+	may_keep = worker_handle(ctx, fr) && may_keep;
 	io->serving = NULL;
-	worker_finish(fr, may_keep && !worker_is_head(fr));
+	worker_finish(fr, may_keep);
 }
 
 /*
