@@ -9,8 +9,13 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/objects.h>
+#include <openssl/param_build.h>
 #include <openssl/pem.h>
+#include <openssl/provider.h>
 #include <openssl/x509v3.h>
 
 #include "fsutil.h"
@@ -248,29 +253,235 @@ cert_file_load(struct cert_file *f, const char *path)
 	return 0;
 }
 
-X509_REQ *
-cert_csr_from_der(const unsigned char *der, size_t len, char *why, size_t whylen)
+/*
+ * OpenSSL 3.0 decodes the key of every certificate and CSR it parses, and
+ * for that sets up its whole chain of decoders each time
+ * (OSSL_DECODER_CTX_new_for_pkey): about 90 us of a 100 us parse, a tenth
+ * of the RA's CPU per issuance and a fifth of the development CA's.  OpenSSL
+ * 3.2 caches that set-up.  Parsed in a library context that has no provider,
+ * the key is left as it came, and cert_spki_key builds the two kinds the RA
+ * accepts from their parameters.  The null provider keeps OpenSSL from
+ * loading the default one into that context on first use.
+ */
+static OSSL_LIB_CTX *cert_bare;
+
+static OSSL_LIB_CTX *
+cert_bare_ctx(void)
+{
+	if (cert_bare == NULL && (cert_bare = OSSL_LIB_CTX_new()) != NULL &&
+	    OSSL_PROVIDER_load(cert_bare, "null") == NULL) {
+		OSSL_LIB_CTX_free(cert_bare);
+		cert_bare = NULL;
+	}
+	return cert_bare;
+}
+
+/* One DER object of type it, all of der and nothing after it. */
+static void *
+cert_bare_d2i(const unsigned char *der, size_t len, const ASN1_ITEM *it)
 {
 	const unsigned char *p = der;
-	X509_REQ *req;
-	EVP_PKEY *key;
+	ASN1_VALUE *v;
 
-	if (len > CERT_PEM_MAX || (req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL) {
+	if (len > CERT_PEM_MAX ||
+	    (v = ASN1_item_d2i_ex(NULL, &p, (long)len, it, cert_bare_ctx(), NULL)) == NULL)
+		return NULL;
+	if (p != der + len) {
+		ASN1_item_free(v, it);
+		return NULL;
+	}
+	return v;
+}
+
+/* The DER of the first PEM block of type name (or its older spelling). */
+static void *
+cert_bare_pem(const char *pem, const char *name, const ASN1_ITEM *it)
+{
+	size_t len = strnlen(pem, CERT_PEM_MAX + 1);
+	unsigned char *der = NULL;
+	char *found = NULL;
+	long derlen;
+	void *v = NULL;
+	BIO *bio;
+
+	if (len > CERT_PEM_MAX || (bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		return NULL;
+	if (PEM_bytes_read_bio(&der, &derlen, &found, name, bio, NULL, NULL) == 1)
+		v = cert_bare_d2i(der, (size_t)derlen, it);
+	OPENSSL_free(der);
+	OPENSSL_free(found);
+	BIO_free(bio);
+	return v;
+}
+
+X509 *
+cert_from_pem_bare(const char *pem)
+{
+	return cert_bare_pem(pem, PEM_STRING_X509, ASN1_ITEM_rptr(X509));
+}
+
+X509_REQ *
+cert_csr_from_pem_bare(const char *pem)
+{
+	return cert_bare_pem(pem, PEM_STRING_X509_REQ, ASN1_ITEM_rptr(X509_REQ));
+}
+
+static EVP_PKEY *
+cert_key_fromdata(const char *type, OSSL_PARAM_BLD *bld)
+{
+	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
+	EVP_PKEY *key = NULL;
+
+	if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		key = NULL;
+	OSSL_PARAM_free(params);
+	EVP_PKEY_CTX_free(ctx);
+	return key;
+}
+
+/* The point is checked to be on the curve as the key is made. */
+static EVP_PKEY *
+cert_ec_key(const ASN1_OBJECT *curve, const unsigned char *pub, int publen)
+{
+	const char *group = OBJ_nid2sn(OBJ_obj2nid(curve));
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	EVP_PKEY *key = NULL;
+
+	if (bld != NULL && group != NULL &&
+	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) &&
+	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, (size_t)publen))
+		key = cert_key_fromdata("EC", bld);
+	OSSL_PARAM_BLD_free(bld);
+	return key;
+}
+
+static BIGNUM *
+cert_positive_bn(const ASN1_TYPE *t)
+{
+	return t->type == V_ASN1_INTEGER ? ASN1_INTEGER_to_BN(t->value.integer, NULL) : NULL;
+}
+
+/* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } */
+static EVP_PKEY *
+cert_rsa_key(const unsigned char *der, int len)
+{
+	const unsigned char *p = der;
+	STACK_OF(ASN1_TYPE) *seq = d2i_ASN1_SEQUENCE_ANY(NULL, &p, len);
+	OSSL_PARAM_BLD *bld = NULL;
+	BIGNUM *n = NULL, *e = NULL;
+	EVP_PKEY *key = NULL;
+
+	if (seq == NULL || p != der + len || sk_ASN1_TYPE_num(seq) != 2 ||
+	    (n = cert_positive_bn(sk_ASN1_TYPE_value(seq, 0))) == NULL ||
+	    (e = cert_positive_bn(sk_ASN1_TYPE_value(seq, 1))) == NULL)
+		goto done;
+	if ((bld = OSSL_PARAM_BLD_new()) != NULL &&
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) &&
+	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
+		key = cert_key_fromdata("RSA", bld);
+done:
+	OSSL_PARAM_BLD_free(bld);
+	BN_free(n);
+	BN_free(e);
+	sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
+	return key;
+}
+
+/* Any other kind of key, or one the two above refuse, goes through OpenSSL's
+ * decoders as before, so that what is accepted does not change. */
+static EVP_PKEY *
+cert_spki_decode(const X509_PUBKEY *spki)
+{
+	unsigned char *der = NULL;
+	const unsigned char *p;
+	EVP_PKEY *key = NULL;
+	int len = i2d_X509_PUBKEY(spki, &der);
+
+	if (len > 0) {
+		p = der;
+		key = d2i_PUBKEY(NULL, &p, len);
+	}
+	OPENSSL_free(der);
+	return key;
+}
+
+EVP_PKEY *
+cert_spki_key(const X509_PUBKEY *spki)
+{
+	ASN1_OBJECT *alg;
+	const unsigned char *pub;
+	const void *param;
+	X509_ALGOR *algor;
+	EVP_PKEY *key = NULL;
+	int publen, ptype;
+
+	if (X509_PUBKEY_get0_param(&alg, &pub, &publen, &algor, spki) != 1)
+		return NULL;
+	X509_ALGOR_get0(NULL, &ptype, &param, algor);
+	ERR_set_mark();
+	if (OBJ_obj2nid(alg) == NID_X9_62_id_ecPublicKey && ptype == V_ASN1_OBJECT)
+		key = cert_ec_key(param, pub, publen);
+	else if (OBJ_obj2nid(alg) == NID_rsaEncryption)
+		key = cert_rsa_key(pub, publen);
+	ERR_pop_to_mark();
+	return key != NULL ? key : cert_spki_decode(spki);
+}
+
+bool
+cert_spki_same(const X509_PUBKEY *a, const X509_PUBKEY *b)
+{
+	const unsigned char *ka, *kb;
+	X509_ALGOR *aa, *ab;
+	EVP_PKEY *pa, *pb;
+	int la, lb;
+	bool same;
+
+	if (a == NULL || b == NULL ||
+	    X509_PUBKEY_get0_param(NULL, &ka, &la, &aa, a) != 1 ||
+	    X509_PUBKEY_get0_param(NULL, &kb, &lb, &ab, b) != 1)
+		return false;
+	if (X509_ALGOR_cmp(aa, ab) == 0 && la == lb && memcmp(ka, kb, (size_t)la) == 0)
+		return true;
+	/* The same key may be written two ways (an EC point compressed or not). */
+	pa = cert_spki_key(a);
+	pb = cert_spki_key(b);
+	same = pa != NULL && pb != NULL && EVP_PKEY_eq(pa, pb) == 1;
+	EVP_PKEY_free(pa);
+	EVP_PKEY_free(pb);
+	return same;
+}
+
+EVP_PKEY *
+cert_csr_key(X509_REQ *req)
+{
+	EVP_PKEY *key = cert_spki_key(X509_REQ_get_X509_PUBKEY(req));
+
+	/* The default library context: req's own has no provider to verify with. */
+	if (key != NULL && X509_REQ_verify_ex(req, key, NULL, NULL) != 1) {
+		EVP_PKEY_free(key);
+		key = NULL;
+	}
+	return key;
+}
+
+X509_REQ *
+cert_csr_from_der(const unsigned char *der, size_t len, EVP_PKEY **key, char *why,
+    size_t whylen)
+{
+	X509_REQ *req;
+
+	if ((req = cert_bare_d2i(der, len, ASN1_ITEM_rptr(X509_REQ))) == NULL) {
 		snprintf(why, whylen, "the CSR is not a DER PKCS#10 request");
 		return NULL;
 	}
-	if (p != der + len) {
-		snprintf(why, whylen, "trailing bytes after the CSR");
-		goto fail;
-	}
-	if ((key = X509_REQ_get0_pubkey(req)) == NULL || X509_REQ_verify(req, key) != 1) {
+	if ((*key = cert_csr_key(req)) == NULL) {
 		snprintf(why, whylen, "the CSR's signature does not verify");
-		goto fail;
+		X509_REQ_free(req);
+		return NULL;
 	}
 	return req;
-fail:
-	X509_REQ_free(req);
-	return NULL;
 }
 
 char *

@@ -76,8 +76,27 @@ struct cert_names {
 	char cn[CERT_NAME_MAX];     /* "" when the subject has no CN */
 };
 
-/* A DER CSR whose self-signature verifies, or NULL with a reason. */
-X509_REQ *cert_csr_from_der(const unsigned char *der, size_t len, char *why, size_t whylen);
+/*
+ * Certificates and CSRs parsed "bare": their key is left undecoded, which
+ * is most of what a parse costs on OpenSSL 3.0 (cert.c).  Names, dates,
+ * serial, encoding and cert_signed_by work on them as on any other;
+ * X509_get0_pubkey and X509_REQ_get0_pubkey answer NULL, and
+ * cert_spki_key, cert_spki_same and cert_csr_key stand in.  NULL when the
+ * PEM text holds no such object or its DER has bytes after it.
+ */
+X509 *cert_from_pem_bare(const char *pem);
+X509_REQ *cert_csr_from_pem_bare(const char *pem);
+/* The key of a SubjectPublicKeyInfo, for the caller to free, or NULL. */
+EVP_PKEY *cert_spki_key(const X509_PUBKEY *spki);
+/* True when a and b hold the same key, written alike or not. */
+bool cert_spki_same(const X509_PUBKEY *a, const X509_PUBKEY *b);
+/* The CSR's key, for the caller to free, when the CSR's self-signature
+ * verifies with it; NULL otherwise. */
+EVP_PKEY *cert_csr_key(X509_REQ *req);
+/* A bare DER CSR whose self-signature verifies, and its key in *key (the
+ * caller frees both), or NULL with a reason. */
+X509_REQ *cert_csr_from_der(const unsigned char *der, size_t len, EVP_PKEY **key,
+    char *why, size_t whylen);
 char *cert_csr_to_pem(X509_REQ *req);
 /* -1 with a reason for a name that is not a DNS name or IP address, or for
  * more than CERT_MAX_NAMES names. */

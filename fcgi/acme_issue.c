@@ -89,6 +89,7 @@ acme_csr(const struct acme_req *ar, const struct store_order *o, struct http_res
 	struct cert_names want, got;
 	unsigned char *der = NULL;
 	X509_REQ *csr = NULL;
+	EVP_PKEY *key = NULL;
 	char why[256];
 	size_t len;
 
@@ -97,20 +98,22 @@ acme_csr(const struct acme_req *ar, const struct store_order *o, struct http_res
 		snprintf(why, sizeof(why), "csr must be the base64url DER of a CSR");
 		goto bad;
 	}
-	if ((csr = cert_csr_from_der(der, len, why, sizeof(why))) == NULL ||
+	if ((csr = cert_csr_from_der(der, len, &key, why, sizeof(why))) == NULL ||
 	    cert_csr_names(csr, &got, why, sizeof(why)) != 0 ||
-	    cert_key_acceptable(X509_REQ_get0_pubkey(csr), why, sizeof(why)) != 0)
+	    cert_key_acceptable(key, why, sizeof(why)) != 0)
 		goto bad;
-	if (jwk_equal(X509_REQ_get0_pubkey(csr), ar->key)) {
+	if (jwk_equal(key, ar->key)) {
 		snprintf(why, sizeof(why), "the certificate key must not be the account key");
 		goto bad;
 	}
 	if (acme_order_names(o, &want) != 0 || !acme_names_match(&want, &got, why, sizeof(why)))
 		goto bad;
+	EVP_PKEY_free(key);
 	free(der);
 	return csr;
 bad:
 	acme_problem(resp, 400, ACME_ERR("badCSR"), NULL, "%s", why);
+	EVP_PKEY_free(key);
 	X509_REQ_free(csr);
 	free(der);
 	return NULL;

@@ -26,12 +26,12 @@ issue_ca(struct ra_ctx *ctx)
 }
 
 int
-issue_check(struct ra_ctx *ctx, const char *pem, EVP_PKEY *key, X509 **crt, char *why,
-    size_t whylen)
+issue_check(struct ra_ctx *ctx, const char *pem, const X509_PUBKEY *spki, X509 **crt,
+    char *why, size_t whylen)
 {
 	const struct cert_file *ca;
 
-	if ((*crt = cert_from_pem(pem)) == NULL) {
+	if ((*crt = cert_from_pem_bare(pem)) == NULL) {
 		snprintf(why, whylen, "the CA's answer is not a certificate");
 		return -1;
 	}
@@ -39,7 +39,7 @@ issue_check(struct ra_ctx *ctx, const char *pem, EVP_PKEY *key, X509 **crt, char
 		snprintf(why, whylen, "the certificate is not signed by the CA");
 		goto bad;
 	}
-	if (key != NULL && EVP_PKEY_eq(X509_get0_pubkey(*crt), key) != 1) {
+	if (!cert_spki_same(X509_get_X509_PUBKEY(*crt), spki)) {
 		snprintf(why, whylen, "the certificate's key is not the CSR's");
 		goto bad;
 	}
@@ -77,7 +77,7 @@ issue_sign(struct ra_ctx *ctx, X509_REQ *csr, const char *profile, X509 **crt, c
 			snprintf(msg, msglen, "no certificate in the CA's answer");
 		return ISSUE_CA_DOWN;
 	}
-	if (issue_check(ctx, *pem, X509_REQ_get0_pubkey(csr), crt, msg, msglen) != 0) {
+	if (issue_check(ctx, *pem, X509_REQ_get_X509_PUBKEY(csr), crt, msg, msglen) != 0) {
 		log_error("the CA returned a wrong certificate: %s", msg);
 		free(*pem);
 		*pem = NULL;
@@ -106,7 +106,7 @@ issue_adopt(struct ra_ctx *ctx, X509_REQ *csr, X509 **crt, char **pem)
 	if (ca_call(ctx->ca, "view", params, &data, msg, sizeof(msg)) == CA_OK &&
 	    (held = jsonx_get_string(data, "certificate")) != NULL &&
 	    !(jsonx_get_bool(data, "revoked", &revoked) && revoked) &&
-	    issue_check(ctx, held, X509_REQ_get0_pubkey(csr), crt, msg, sizeof(msg)) == 0)
+	    issue_check(ctx, held, X509_REQ_get_X509_PUBKEY(csr), crt, msg, sizeof(msg)) == 0)
 		*pem = strdup(held);
 	json_object_put(params);
 	json_object_put(data);

@@ -31,10 +31,10 @@ enum issue_result issue_adopt(struct ra_ctx *ctx, X509_REQ *csr, X509 **crt, cha
 /* Fills a certificate record from what the CA returned (pem is borrowed). */
 int issue_record_fill(struct store_cert *c, X509 *crt, char *pem, const char *profile,
     const char *source, int64_t account_id);
-/* Checks a CA answer: our CA's signature, and (when key is not NULL) that
- * key.  -1 with a reason otherwise. */
-int issue_check(struct ra_ctx *ctx, const char *pem, EVP_PKEY *key, X509 **crt, char *why,
-    size_t whylen);
+/* Checks a CA answer: our CA's signature, and the key of spki.  *crt is
+ * parsed bare (cert.h).  -1 with a reason otherwise. */
+int issue_check(struct ra_ctx *ctx, const char *pem, const X509_PUBKEY *spki, X509 **crt,
+    char *why, size_t whylen);
 
 /* Leaf PEM followed by the CA certificate: a new malloc'd string. */
 char *issue_chain(struct ra_ctx *ctx, const char *leaf_pem);

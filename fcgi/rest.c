@@ -247,7 +247,7 @@ rest_ca_renew(struct ra_ctx *ctx, const struct store_cert *c, const char *source
     struct store_cert *out, struct http_response *resp)
 {
 	json_object *params = json_object_new_object(), *data = NULL;
-	X509 *old = cert_from_pem(c->pem), *crt = NULL;
+	X509 *old = cert_from_pem_bare(c->pem), *crt = NULL;
 	const char *pem;
 	char msg[512], *copy = NULL;
 	enum ca_result r;
@@ -262,7 +262,7 @@ rest_ca_renew(struct ra_ctx *ctx, const struct store_cert *c, const char *source
 		goto done;
 	}
 	/* A renewal keeps the key: the new certificate must be for it. */
-	if (old == NULL || issue_check(ctx, pem, X509_get0_pubkey(old), &crt, msg,
+	if (old == NULL || issue_check(ctx, pem, X509_get_X509_PUBKEY(old), &crt, msg,
 	    sizeof(msg)) != 0) {
 		http_rest_error(resp, 502, "CA error: %s", msg);
 		goto done;

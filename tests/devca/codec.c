@@ -69,19 +69,6 @@ codec_cert(const char *pem)
 	return x;
 }
 
-X509_REQ *
-codec_req(const char *pem)
-{
-	X509_REQ *req;
-	BIO *bio;
-
-	if ((bio = BIO_new_mem_buf(pem, -1)) == NULL)
-		return NULL;
-	req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
-	BIO_free(bio);
-	return req;
-}
-
 /* Hex is upper case without separators (the registry's key, tasks.log,
  * view and ocsp_check); decimal is what the answers to sign carry. */
 int

@@ -42,7 +42,6 @@ struct devca_opts {
 char *codec_cert_pem(X509 *x);
 char *codec_key_pem(EVP_PKEY *key);
 X509 *codec_cert(const char *pem);
-X509_REQ *codec_req(const char *pem);
 int codec_serial(const X509 *x, bool hex, char *buf, size_t len);
 time_t codec_time(const ASN1_TIME *t);
 int codec_cn(const X509_NAME *name, char *buf, size_t len);

@@ -11,6 +11,7 @@
 
 #include <openssl/crypto.h>
 
+#include "cert.h"
 #include "jsonx.h"
 
 /* json-c prints ds as it is, so the serial goes out as a JSON integer
@@ -74,15 +75,16 @@ task_csr(struct task_ctx *t, const char *pem)
 	X509_REQ *csr;
 	EVP_PKEY *key;
 
-	if ((csr = codec_req(pem)) == NULL) {
+	if ((csr = cert_csr_from_pem_bare(pem)) == NULL) {
 		task_fail(t, 300, "Failed to load CSR: not a PEM certificate request");
 		return NULL;
 	}
-	if ((key = X509_REQ_get0_pubkey(csr)) == NULL || X509_REQ_verify(csr, key) != 1) {
+	if ((key = cert_csr_key(csr)) == NULL) {
 		X509_REQ_free(csr);
 		task_fail(t, 300, "Failed to load CSR: invalid signature");
 		return NULL;
 	}
+	EVP_PKEY_free(key);
 	return csr;
 }
 
