@@ -466,6 +466,15 @@ cert_csr_key(X509_REQ *req)
 	return key;
 }
 
+bool
+cert_csr_verifies(X509_REQ *req)
+{
+	EVP_PKEY *key = cert_csr_key(req);
+
+	EVP_PKEY_free(key);
+	return key != NULL;
+}
+
 X509_REQ *
 cert_csr_from_der(const unsigned char *der, size_t len, EVP_PKEY **key, char *why,
     size_t whylen)

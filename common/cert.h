@@ -93,6 +93,7 @@ bool cert_spki_same(const X509_PUBKEY *a, const X509_PUBKEY *b);
 /* The CSR's key, for the caller to free, when the CSR's self-signature
  * verifies with it; NULL otherwise. */
 EVP_PKEY *cert_csr_key(X509_REQ *req);
+bool cert_csr_verifies(X509_REQ *req);
 /* A bare DER CSR whose self-signature verifies, and its key in *key (the
  * caller frees both), or NULL with a reason. */
 X509_REQ *cert_csr_from_der(const unsigned char *der, size_t len, EVP_PKEY **key,

@@ -137,16 +137,12 @@ client_same_names(X509_REQ *csr, const struct store_cert *c)
 static X509_REQ *
 client_csr(const char *pem, const struct store_cert *c, struct http_response *resp)
 {
-	size_t len = strnlen(pem, CLIENT_CSR_MAX + 1);
 	X509_REQ *csr = NULL;
 	char cn[256];
-	BIO *bio;
 
-	if (len <= CLIENT_CSR_MAX && (bio = BIO_new_mem_buf(pem, (int)len)) != NULL) {
-		csr = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
-		BIO_free(bio);
-	}
-	if (csr == NULL || X509_REQ_verify(csr, X509_REQ_get0_pubkey(csr)) != 1) {
+	if (strnlen(pem, CLIENT_CSR_MAX + 1) <= CLIENT_CSR_MAX)
+		csr = cert_csr_from_pem_bare(pem);
+	if (csr == NULL || !cert_csr_verifies(csr)) {
 		http_rest_error(resp, 400, "csr must be a signed PEM certificate request");
 		goto bad;
 	}

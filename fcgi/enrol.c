@@ -12,7 +12,6 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
-#include <openssl/pem.h>
 
 #include "cert.h"
 #include "handlers.h"
@@ -27,19 +26,15 @@
 static X509_REQ *
 enrol_csr(const char *pem, char *why, size_t whylen)
 {
-	size_t len = strnlen(pem, ENROL_CSR_MAX + 1);
-	X509_REQ *req = NULL;
-	BIO *bio;
+	X509_REQ *req;
 
-	if (len > ENROL_CSR_MAX || (bio = BIO_new_mem_buf(pem, (int)len)) == NULL) {
+	if (strnlen(pem, ENROL_CSR_MAX + 1) > ENROL_CSR_MAX ||
+	    (req = cert_csr_from_pem_bare(pem)) == NULL) {
 		snprintf(why, whylen, "csr must be a PEM certificate request");
 		return NULL;
 	}
-	req = PEM_read_bio_X509_REQ(bio, NULL, NULL, NULL);
-	BIO_free(bio);
-	if (req == NULL || X509_REQ_verify(req, X509_REQ_get0_pubkey(req)) != 1) {
-		snprintf(why, whylen, req == NULL ? "csr must be a PEM certificate request" :
-		    "the CSR's signature does not verify");
+	if (!cert_csr_verifies(req)) {
+		snprintf(why, whylen, "the CSR's signature does not verify");
 		X509_REQ_free(req);
 		return NULL;
 	}

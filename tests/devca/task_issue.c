@@ -73,18 +73,16 @@ static X509_REQ *
 task_csr(struct task_ctx *t, const char *pem)
 {
 	X509_REQ *csr;
-	EVP_PKEY *key;
 
 	if ((csr = cert_csr_from_pem_bare(pem)) == NULL) {
 		task_fail(t, 300, "Failed to load CSR: not a PEM certificate request");
 		return NULL;
 	}
-	if ((key = cert_csr_key(csr)) == NULL) {
+	if (!cert_csr_verifies(csr)) {
 		X509_REQ_free(csr);
 		task_fail(t, 300, "Failed to load CSR: invalid signature");
 		return NULL;
 	}
-	EVP_PKEY_free(key);
 	return csr;
 }
 

@@ -104,20 +104,47 @@ test_csr_keys_of_every_kind(void **state)
 	}
 }
 
+/* der as a PEM text of type name. */
+static char *
+pem_of(const char *name, const unsigned char *der, int len)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *data, *out;
+	long n;
+
+	assert_true(PEM_write_bio(bio, name, "", der, len) > 0);
+	n = BIO_get_mem_data(bio, &data);
+	out = strndup(data, (size_t)n);
+	BIO_free(bio);
+	return out;
+}
+
 static void
 test_csr_refused(void **state)
 {
 	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), *got = NULL;
 	unsigned char *der, *longer;
 	int len = make_csr(key, &der);
-	char why[128];
+	X509_REQ *req;
+	char why[128], *pem;
 
 	(void)state;
 	der[len - 1] ^= 1;                      /* the signature */
 	assert_null(cert_csr_from_der(der, (size_t)len, &got, why, sizeof(why)));
 	assert_string_equal(why, "the CSR's signature does not verify");
 	assert_null(got);
+	pem = pem_of("CERTIFICATE REQUEST", der, len);
+	assert_non_null(req = cert_csr_from_pem_bare(pem));
+	assert_false(cert_csr_verifies(req));
+	X509_REQ_free(req);
+	free(pem);
 	der[len - 1] ^= 1;
+	/* The older spelling of the PEM type is still a CSR. */
+	pem = pem_of("NEW CERTIFICATE REQUEST", der, len);
+	assert_non_null(req = cert_csr_from_pem_bare(pem));
+	assert_true(cert_csr_verifies(req));
+	X509_REQ_free(req);
+	free(pem);
 	assert_non_null(longer = malloc((size_t)len + 1));
 	memcpy(longer, der, (size_t)len);
 	longer[len] = 0;
