@@ -360,7 +360,9 @@ cert_ec_key(const ASN1_OBJECT *curve, const unsigned char *pub, int publen)
 static BIGNUM *
 cert_positive_bn(const ASN1_TYPE *t)
 {
-	return t->type == V_ASN1_INTEGER ? ASN1_INTEGER_to_BN(t->value.integer, NULL) : NULL;
+	if (t->type != V_ASN1_INTEGER || ASN1_STRING_type(t->value.integer) != V_ASN1_INTEGER)
+		return NULL;            /* not an INTEGER, or a negative one */
+	return ASN1_INTEGER_to_BN(t->value.integer, NULL);
 }
 
 /* RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER } */
