@@ -9,16 +9,15 @@
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
-#include <openssl/param_build.h>
 #include <openssl/pem.h>
 #include <openssl/provider.h>
 #include <openssl/x509v3.h>
 
 #include "fsutil.h"
+#include "pkey.h"
 
 static char *
 cert_bio_text(BIO *bio)
@@ -326,37 +325,6 @@ cert_csr_from_pem_bare(const char *pem)
 	return cert_bare_pem(pem, PEM_STRING_X509_REQ, ASN1_ITEM_rptr(X509_REQ));
 }
 
-static EVP_PKEY *
-cert_key_fromdata(const char *type, OSSL_PARAM_BLD *bld)
-{
-	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
-	EVP_PKEY *key = NULL;
-
-	if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) != 1)
-		key = NULL;
-	OSSL_PARAM_free(params);
-	EVP_PKEY_CTX_free(ctx);
-	return key;
-}
-
-/* The point is checked to be on the curve as the key is made. */
-static EVP_PKEY *
-cert_ec_key(const ASN1_OBJECT *curve, const unsigned char *pub, int publen)
-{
-	const char *group = OBJ_nid2sn(OBJ_obj2nid(curve));
-	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-	EVP_PKEY *key = NULL;
-
-	if (bld != NULL && group != NULL &&
-	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, group, 0) &&
-	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, (size_t)publen))
-		key = cert_key_fromdata("EC", bld);
-	OSSL_PARAM_BLD_free(bld);
-	return key;
-}
-
 static BIGNUM *
 cert_positive_bn(const ASN1_TYPE *t)
 {
@@ -371,20 +339,13 @@ cert_rsa_key(const unsigned char *der, int len)
 {
 	const unsigned char *p = der;
 	STACK_OF(ASN1_TYPE) *seq = d2i_ASN1_SEQUENCE_ANY(NULL, &p, len);
-	OSSL_PARAM_BLD *bld = NULL;
 	BIGNUM *n = NULL, *e = NULL;
 	EVP_PKEY *key = NULL;
 
-	if (seq == NULL || p != der + len || sk_ASN1_TYPE_num(seq) != 2 ||
-	    (n = cert_positive_bn(sk_ASN1_TYPE_value(seq, 0))) == NULL ||
-	    (e = cert_positive_bn(sk_ASN1_TYPE_value(seq, 1))) == NULL)
-		goto done;
-	if ((bld = OSSL_PARAM_BLD_new()) != NULL &&
-	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) &&
-	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
-		key = cert_key_fromdata("RSA", bld);
-done:
-	OSSL_PARAM_BLD_free(bld);
+	if (seq != NULL && p == der + len && sk_ASN1_TYPE_num(seq) == 2 &&
+	    (n = cert_positive_bn(sk_ASN1_TYPE_value(seq, 0))) != NULL &&
+	    (e = cert_positive_bn(sk_ASN1_TYPE_value(seq, 1))) != NULL)
+		key = pkey_rsa_public(n, e);
 	BN_free(n);
 	BN_free(e);
 	sk_ASN1_TYPE_pop_free(seq, ASN1_TYPE_free);
@@ -424,7 +385,7 @@ cert_spki_key(const X509_PUBKEY *spki)
 	X509_ALGOR_get0(NULL, &ptype, &param, algor);
 	ERR_set_mark();
 	if (OBJ_obj2nid(alg) == NID_X9_62_id_ecPublicKey && ptype == V_ASN1_OBJECT)
-		key = cert_ec_key(param, pub, publen);
+		key = pkey_public("EC", OBJ_nid2sn(OBJ_obj2nid(param)), pub, (size_t)publen);
 	else if (OBJ_obj2nid(alg) == NID_rsaEncryption)
 		key = cert_rsa_key(pub, publen);
 	ERR_pop_to_mark();

@@ -10,11 +10,11 @@
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
-#include <openssl/param_build.h>
 
 #include "b64.h"
 #include "buf.h"
 #include "jsonx.h"
+#include "pkey.h"
 
 /* Longest base64url spelling of n bytes. */
 #define B64URL_LEN(n)   (((n) * 4 + 2) / 3)
@@ -343,24 +343,6 @@ jwk_bn(json_object *jwk, const char *name, size_t max)
 	return bn;
 }
 
-static enum jws_err
-jwk_fromdata(const char *type, OSSL_PARAM_BLD *bld, EVP_PKEY **out, char *err,
-    size_t errlen)
-{
-	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
-	enum jws_err rc = JWS_OK;
-
-	if (params == NULL || ctx == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) != 1) {
-		rc = jws_fail(JWS_BAD_KEY, err, errlen, "invalid %s public key", type);
-		ERR_clear_error();
-	}
-	OSSL_PARAM_free(params);
-	EVP_PKEY_CTX_free(ctx);
-	return rc;
-}
-
 static const char *
 jwk_rsa_weak(const BIGNUM *n, const BIGNUM *e)
 {
@@ -377,9 +359,8 @@ static enum jws_err
 jwk_import_rsa(json_object *jwk, EVP_PKEY **out, char *err, size_t errlen)
 {
 	BIGNUM *n = NULL, *e = NULL;
-	OSSL_PARAM_BLD *bld = NULL;
 	const char *why;
-	enum jws_err rc;
+	enum jws_err rc = JWS_OK;
 
 	if ((n = jwk_bn(jwk, "n", JWK_RSA_MAX_BITS / 8)) == NULL ||
 	    (e = jwk_bn(jwk, "e", 4)) == NULL)
@@ -389,13 +370,8 @@ jwk_import_rsa(json_object *jwk, EVP_PKEY **out, char *err, size_t errlen)
 		why = jwk_rsa_weak(n, e);
 	if (why != NULL)
 		rc = jws_fail(JWS_BAD_KEY, err, errlen, "%s", why);
-	else if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
-	    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e))
-		rc = jws_fail(JWS_BAD_KEY, err, errlen, "out of memory");
-	else
-		rc = jwk_fromdata("RSA", bld, out, err, errlen);
-	OSSL_PARAM_BLD_free(bld);
+	else if ((*out = pkey_rsa_public(n, e)) == NULL)
+		rc = jws_fail(JWS_BAD_KEY, err, errlen, "invalid RSA public key");
 	BN_free(n);
 	BN_free(e);
 	return rc;
@@ -426,8 +402,6 @@ jwk_import_curve(json_object *jwk, const struct jws_alg *a, EVP_PKEY **out,
 	unsigned char pub[1 + 2 * JWK_COORD_MAX];
 	size_t publen = 0;
 	bool ec = a->group != NULL;
-	OSSL_PARAM_BLD *bld;
-	enum jws_err rc;
 
 	if (ec)
 		pub[publen++] = POINT_CONVERSION_UNCOMPRESSED;
@@ -435,17 +409,10 @@ jwk_import_curve(json_object *jwk, const struct jws_alg *a, EVP_PKEY **out,
 	    (ec && !jwk_coord(jwk, "y", a->size, pub, &publen)))
 		return jws_fail(JWS_BAD_KEY, err, errlen, "%s key needs %s of %zu bytes",
 		    a->crv, ec ? "\"x\" and \"y\"" : "\"x\"", a->size);
-	/* An EC point is decoded by EC_POINT_oct2point, which refuses one
-	 * off the curve or out of range: import is the curve check. */
-	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
-	    (ec && !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME,
-	    a->group, 0)) ||
-	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, publen))
-		rc = jws_fail(JWS_BAD_KEY, err, errlen, "out of memory");
-	else
-		rc = jwk_fromdata(a->type, bld, out, err, errlen);
-	OSSL_PARAM_BLD_free(bld);
-	return rc;
+	/* Import is the curve check: pkey_public refuses a point off the curve. */
+	if ((*out = pkey_public(a->type, a->group, pub, publen)) == NULL)
+		return jws_fail(JWS_BAD_KEY, err, errlen, "invalid %s public key", a->type);
+	return JWS_OK;
 }
 
 static bool
