@@ -46,6 +46,7 @@ static const struct config_key config_keys[] = {
 	S("acme-profiles", "UPKI_RA_ACME_PROFILES", acme_profiles, "server,webapp"),
 	S("allowed-names", "UPKI_RA_ALLOWED_NAMES", allowed_names, ""),
 	B("eab-required", "UPKI_RA_EAB_REQUIRED", eab_required, "false"),
+	B("share-cn", "UPKI_RA_SHARE_CN", share_cn, "false"),
 	I("rate-orders", "UPKI_RA_RATE_ORDERS", rate_orders, "300", 0, 1000000),
 	S("tos-url", "UPKI_RA_TOS_URL", tos_url, ""),
 	S("listen", "UPKI_RA_LISTEN", listen, ""),

@@ -35,6 +35,7 @@ struct config {
 	char allowed_names[CONFIG_STR];    /* DNS suffixes; "" allows any */
 	int validators;
 	bool eab_required;                 /* accounts need an admin's EAB key */
+	bool share_cn;                     /* owners may take each other's CN */
 	int rate_orders;                   /* new orders per account per hour */
 	char nginx_pid[CONFIG_STR];        /* nginx's pid file, to reload it */
 	int token_ttl;                     /* enrolment tokens, seconds */

@@ -142,6 +142,29 @@ static const char *const store_migrations[] = {
 	 * a write transaction on every JWS request was the cost of every
 	 * POST-as-GET. */
 	"DROP TABLE used_nonces;",
+
+	/* 6 -> 7: the CA files one live certificate per CN (ca-protocol.md).
+	 * Each certificate has an owner (an ACME account or a node), so that
+	 * no one can take another's CN; a certificate whose CN the CA now files
+	 * for another owner (the operator allowed sharing) is "shadowed": it can
+	 * no longer be revoked through the CA.  A claim on a CN is held while a
+	 * certificate is made for it, with the serial that issuance superseded,
+	 * so that a crash between the two steps can be undone. */
+	("ALTER TABLE certificates ADD COLUMN owner TEXT NOT NULL DEFAULT '';"
+	 "ALTER TABLE certificates ADD COLUMN shadowed_at INTEGER;"
+	 "UPDATE certificates SET owner = CASE WHEN account_id IS NOT NULL"
+	 "  THEN 'account:' || account_id ELSE 'node:' || cn END;"
+	 "UPDATE certificates SET shadowed_at = (SELECT min(n.created_at) FROM certificates n"
+	 "  WHERE n.cn = certificates.cn AND n.id > certificates.id)"
+	 "  WHERE status = 'valid' AND EXISTS (SELECT 1 FROM certificates n"
+	 "  WHERE n.cn = certificates.cn AND n.id > certificates.id);"
+	 "CREATE INDEX certificates_owner ON certificates(owner);"
+	 "CREATE TABLE cn_claims ("
+	 "  cn TEXT PRIMARY KEY,"
+	 "  owner TEXT NOT NULL,"
+	 "  superseded TEXT,"                   /* serial revoked for this issuance */
+	 "  pid INTEGER NOT NULL,"
+	 "  since INTEGER NOT NULL);"),
 };
 
 #define STORE_NMIGRATIONS ((int)(sizeof(store_migrations) / sizeof(store_migrations[0])))

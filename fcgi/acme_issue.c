@@ -112,6 +112,7 @@ acme_csr(const struct acme_req *ar, const struct store_order *o, struct http_res
 	free(der);
 	return csr;
 bad:
+	log_warn("acme: finalize of order %s refused: %s", o->id, why);
 	acme_problem(resp, 400, ACME_ERR("badCSR"), NULL, "%s", why);
 	EVP_PKEY_free(key);
 	X509_REQ_free(csr);
@@ -132,21 +133,6 @@ acme_ca_refused(struct http_response *resp, const char *msg)
 		    "the CA refused the CSR: %s", msg);
 }
 
-/* Records the certificate and makes the order valid, in one transaction. */
-static int
-acme_record(struct ra_ctx *ctx, const struct acme_req *ar, const struct store_order *o,
-    X509 *crt, char *pem)
-{
-	struct store_cert c;
-
-	if (issue_record_fill(&c, crt, pem, o->profile, "acme", ar->account.id) != 0 ||
-	    store_order_complete(ctx->store, o->id, &c) != 0)
-		return -1;
-	log_info("acme: order %s: issued certificate %s for account %s", o->id, c.serial,
-	    ar->account.kid);
-	return 0;
-}
-
 /* The names of what the CA issued must be the order's. */
 static int
 acme_check_names(const struct store_order *o, X509 *crt, char *why, size_t whylen)
@@ -159,20 +145,17 @@ acme_check_names(const struct store_order *o, X509 *crt, char *why, size_t whyle
 	return 0;
 }
 
-/* The CA did not issue: the order goes back to "ready" for another try. */
-static void
-acme_sign_failed(struct ra_ctx *ctx, const struct store_order *o, enum issue_result r,
-    const char *msg, struct http_response *resp)
+/* issue_request.record: the certificate checked against the order, then
+ * recorded and the order made valid in one transaction. */
+static int
+acme_record(struct ra_ctx *ctx, X509 *crt, struct store_cert *c, void *arg, char *why,
+    size_t whylen)
 {
-	store_order_abort_finalize(ctx->store, o->id);
-	if (r == ISSUE_REFUSED) {
-		acme_ca_refused(resp, msg);
-		return;
-	}
-	log_warn("acme: order %s: CA sign failed: %s", o->id, msg);
-	http_header_add(resp, "Retry-After", "30");
-	acme_problem(resp, 500, ACME_ERR("serverInternal"), NULL,
-	    "the CA is unavailable (%s); finalize again later", msg);
+	const struct store_order *o = arg;
+
+	if (acme_check_names(o, crt, why, whylen) != 0)
+		return 1;
+	return store_order_complete(ctx->store, o->id, c) == 0 ? 0 : -1;
 }
 
 /* The CA issued something that is not what was asked for: the order is
@@ -187,26 +170,61 @@ acme_wrong_certificate(struct ra_ctx *ctx, const struct store_order *o, const ch
 	log_error("acme: order %s: the CA returned a wrong certificate: %s", o->id, why);
 	store_order_fail(ctx->store, o->id, jsonx_print(problem));
 	json_object_put(problem);
+	http_header_add(resp, "Retry-After", "30");
 	acme_problem(resp, 500, ACME_ERR("serverInternal"), NULL,
 	    "the CA returned a certificate that does not match the order: %s", why);
+}
+
+/* The CA did not issue: the order goes back to "ready" for another try,
+ * and the client is told whether trying again can help. */
+static void
+acme_issue_failed(struct ra_ctx *ctx, const struct store_order *o, enum issue_result r,
+    const char *msg, struct http_response *resp)
+{
+	if (r == ISSUE_BAD_ANSWER) {
+		acme_wrong_certificate(ctx, o, msg, resp);
+		return;
+	}
+	store_order_abort_finalize(ctx->store, o->id);
+	switch (r) {
+	case ISSUE_REFUSED:
+		acme_ca_refused(resp, msg);
+		return;
+	case ISSUE_HELD:
+		acme_problem(resp, 403, ACME_ERR("unauthorized"), NULL, "%s", msg);
+		return;
+	case ISSUE_STORE:
+		acme_store_failed(resp);
+		return;
+	case ISSUE_BUSY:
+		http_header_add(resp, "Retry-After", "5");
+		acme_problem(resp, 503, ACME_ERR("serverInternal"), NULL, "%s", msg);
+		return;
+	default:
+		break;
+	}
+	http_header_add(resp, "Retry-After", "30");
+	acme_problem(resp, 500, ACME_ERR("serverInternal"), NULL,
+	    "the CA is unavailable (%s); finalize again later", msg);
 }
 
 int
 acme_issue(struct ra_ctx *ctx, const struct acme_req *ar, const struct store_order *o,
     struct http_response *resp)
 {
-	X509_REQ *csr = NULL;
-	X509 *crt = NULL;
-	char *pem = NULL, why[512];
+	struct issue_request rq = { .profile = o->profile, .source = "acme",
+	    .account_id = ar->account.id, .record = acme_record, .record_arg = (void *)o };
+	struct store_cert c = { 0 };
+	char why[512], owner[STORE_OWNER_MAX];
 	enum issue_result r;
-	int rc = -1, earlier = 0;
+	int rc, earlier = 0;
 
 	if (strcmp(o->status, "ready") != 0) {
 		acme_problem(resp, 403, ACME_ERR("orderNotReady"), NULL,
 		    "the order is %s, not ready", o->status);
 		return -1;
 	}
-	if (ar->payload == NULL || (csr = acme_csr(ar, o, resp)) == NULL) {
+	if (ar->payload == NULL || (rq.csr = acme_csr(ar, o, resp)) == NULL) {
 		if (ar->payload == NULL)
 			acme_problem(resp, 400, ACME_ERR("malformed"), NULL, "finalize needs a csr");
 		return -1;
@@ -218,31 +236,18 @@ acme_issue(struct ra_ctx *ctx, const struct acme_req *ar, const struct store_ord
 		else
 			acme_problem(resp, 403, ACME_ERR("orderNotReady"), NULL,
 			    "the order is being finalized already");
-		rc = -1;
-		goto done;
+		X509_REQ_free(rq.csr);
+		return -1;
 	}
-	rc = -1;
-	if (earlier == 0 || issue_adopt(ctx, csr, &crt, &pem) != ISSUE_OK)
-		r = issue_sign(ctx, csr, o->profile, &crt, &pem, why, sizeof(why));
+	store_cert_owner_account(ar->account.id, owner);
+	rq.owner = owner;
+	rq.adopt = earlier > 0;
+	if ((r = issue_certificate(ctx, &rq, &c, why, sizeof(why))) == ISSUE_OK)
+		log_info("acme: order %s: issued certificate %s for account %s", o->id, c.serial,
+		    ar->account.kid);
 	else
-		r = ISSUE_OK;
-	if (r == ISSUE_REFUSED || r == ISSUE_CA_DOWN) {
-		acme_sign_failed(ctx, o, r, why, resp);
-		goto done;
-	}
-	if (r == ISSUE_BAD_ANSWER || acme_check_names(o, crt, why, sizeof(why)) != 0) {
-		acme_wrong_certificate(ctx, o, why, resp);
-		goto done;
-	}
-	if (acme_record(ctx, ar, o, crt, pem) != 0) {
-		store_order_abort_finalize(ctx->store, o->id);
-		acme_store_failed(resp);
-		goto done;
-	}
-	rc = 0;
-done:
-	X509_free(crt);
-	X509_REQ_free(csr);
-	free(pem);
-	return rc;
+		acme_issue_failed(ctx, o, r, why, resp);
+	store_cert_free(&c);
+	X509_REQ_free(rq.csr);
+	return r == ISSUE_OK ? 0 : -1;
 }

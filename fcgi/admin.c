@@ -103,7 +103,7 @@ done:
 static int
 admin_profile_ok(struct ra_ctx *ctx, const char *profile, struct http_response *resp)
 {
-	json_object *params, *data = NULL;
+	json_object *data = NULL;
 	char msg[256];
 	enum ca_result r;
 
@@ -111,12 +111,9 @@ admin_profile_ok(struct ra_ctx *ctx, const char *profile, struct http_response *
 		http_rest_error(resp, 400, "profile '%.64s' cannot be given to a node", profile);
 		return -1;
 	}
-	params = json_object_new_object();
-	json_object_object_add(params, "profile", json_object_new_string(profile));
-	r = ca_call(ctx->ca, "get_profile", params, &data, msg, sizeof(msg));
-	json_object_put(params);
+	r = ca_get_profile(ctx->ca, profile, &data, msg, sizeof(msg));
 	json_object_put(data);
-	if (r == CA_ERR_REFUSED) {
+	if (r == CA_ERR_NOT_FOUND || r == CA_ERR_REFUSED) {
 		http_rest_error(resp, 400, "unknown profile '%s'", profile);
 		return -1;
 	}
@@ -198,12 +195,14 @@ done:
 	json_object_put(body);
 }
 
+/* The node's certificate goes with it (the CA's `delete`).  One the RA
+ * cannot revoke any more (another owner's now holds its CN) keeps the
+ * node, and the answer says why. */
 HANDLER(admin_node_delete)
 {
 	struct store_node n;
-	json_object *params, *data = NULL;
-	char msg[256];
-	enum ca_result r;
+	struct store_cert c = { 0 };
+	char msg[512], owner[STORE_OWNER_MAX];
 	int rc;
 
 	(void)req;
@@ -214,28 +213,22 @@ HANDLER(admin_node_delete)
 			http_rest_error(resp, 404, "no node named '%.64s'", args->arg[0]);
 		return;
 	}
-	/* delete = revoke at the CA with cessationOfOperation (ca-protocol.md);
-	 * a node that never enrolled has nothing at the CA. */
-	if (n.enrolled_at != 0) {
-		params = json_object_new_object();
-		json_object_object_add(params, "dn", json_object_new_string(n.cn));
-		r = ca_call(ctx->ca, "delete", params, &data, msg, sizeof(msg));
-		json_object_put(params);
-		json_object_put(data);
-		if (r != CA_OK && !(r == CA_ERR_REFUSED && strstr(msg, "not found") != NULL)) {
-			rest_ca_failed(resp, r, msg);
-			goto done;
-		}
+	store_cert_owner_node(n.cn, owner);
+	if ((rc = store_cert_of_owner(ctx->store, owner, &c)) < 0) {
+		rest_store_failed(resp);
+		goto done;
 	}
-	if (store_cert_revoke_cn(ctx->store, n.cn, "cessationOfOperation", time(NULL)) < 0 ||
-	    store_node_delete(ctx->store, n.cn) < 0) {
+	if (rc == 0 && strcmp(c.status, "valid") == 0 && c.not_after > time(NULL) &&
+	    rest_revoke_result(resp, revoke_node_deletion(ctx, &c, msg, sizeof(msg)), msg) != 0)
+		goto done;
+	if (store_node_delete(ctx->store, n.cn) < 0) {
 		rest_store_failed(resp);
 		goto done;
 	}
 	log_info("admin %s: deleted node %s", args->who->dn, n.cn);
-	rest_crl_publish(ctx);
 	http_rest_data(resp, 200, json_object_new_string(n.cn));
 done:
+	store_cert_free(&c);
 	store_node_free(&n);
 }
 
@@ -265,8 +258,7 @@ HANDLER(admin_admins)
 		return;
 	}
 	/* The CA's own list too: the RA accepts the union. */
-	if (ca_call(ctx->ca, "list_admins", NULL, &data, msg, sizeof(msg)) == CA_OK &&
-	    json_object_is_type(data, json_type_array)) {
+	if (ca_list_admins(ctx->ca, &data, msg, sizeof(msg)) == CA_OK) {
 		for (size_t i = 0; i < json_object_array_length(data); i++) {
 			const char *s = json_object_get_string(json_object_array_get_idx(data, i));
 			json_object *o;
@@ -284,20 +276,17 @@ HANDLER(admin_admins)
 	http_rest_data(resp, 200, list);
 }
 
-/* Tells the CA too; a CA without admin tasks is no reason to fail. */
+/* Tells the CA too (adding when add, else removing); a CA without admin
+ * tasks is no reason to fail. */
 static void
-admin_tell_ca(struct ra_ctx *ctx, const char *task, const char *dn)
+admin_tell_ca(struct ra_ctx *ctx, bool add, const char *dn)
 {
-	json_object *params = json_object_new_object(), *data = NULL;
 	char msg[256];
-	enum ca_result r;
+	enum ca_result r = add ? ca_add_admin(ctx->ca, dn, msg, sizeof(msg)) :
+	    ca_remove_admin(ctx->ca, dn, msg, sizeof(msg));
 
-	json_object_object_add(params, "dn", json_object_new_string(dn));
-	r = ca_call(ctx->ca, task, params, &data, msg, sizeof(msg));
-	json_object_put(params);
-	json_object_put(data);
 	if (r != CA_OK && r != CA_ERR_UNSUPPORTED)
-		log_warn("CA %s %s: %s", task, dn, msg);
+		log_warn("the CA could not %s admin %s: %s", add ? "add" : "remove", dn, msg);
 	auth_admin_cache_clear();
 }
 
@@ -319,7 +308,7 @@ HANDLER(admin_admin_create)
 		rest_store_failed(resp);
 		goto done;
 	}
-	admin_tell_ca(ctx, "add_admin", dn);
+	admin_tell_ca(ctx, true, dn);
 	log_info("admin %s: added admin %s", args->who->dn, dn);
 	http_rest_data(resp, rc == 0 ? 201 : 200, json_object_new_string(dn));
 done:
@@ -344,7 +333,7 @@ HANDLER(admin_admin_delete)
 		rest_store_failed(resp);
 		return;
 	}
-	admin_tell_ca(ctx, "remove_admin", dn);
+	admin_tell_ca(ctx, false, dn);
 	log_info("admin %s: removed admin %s", args->who->dn, dn);
 	http_rest_data(resp, 200, json_object_new_string(dn));
 }
@@ -401,6 +390,8 @@ HANDLER(admin_cert_revoke)
 	if (admin_cert_load(ctx, args->arg[0], &c, resp) != 0)
 		goto done;
 	if (strcmp(c.status, "revoked") == 0) {
+		log_warn("admin %s: revocation of %s refused: already revoked", args->who->dn,
+		    c.serial);
 		http_rest_error(resp, 409, "certificate %s is already revoked", c.serial);
 		goto done;
 	}
@@ -423,25 +414,36 @@ HANDLER(admin_cert_unrevoke)
 		return;
 	if (strcmp(c.status, "revoked") != 0) {
 		http_rest_error(resp, 409, "certificate %s is not revoked", c.serial);
-	} else if (rest_revoke_result(resp, revoke_undo(ctx, &c, msg, sizeof(msg)), msg) == 0) {
+	} else if (rest_revoke_result(resp, revoke_lift(ctx, &c, msg, sizeof(msg)), msg) == 0) {
 		log_info("admin %s: unrevoked %s", args->who->dn, c.serial);
 		http_rest_data(resp, 200, json_object_new_string(c.serial));
 	}
 	store_cert_free(&c);
 }
 
+/* The CA renews it with the same key, for the same owner. */
 HANDLER(admin_cert_renew)
 {
 	struct store_cert c, renewed;
+	struct issue_request rq = { 0 };
+	char msg[512];
+	enum issue_result r;
 
 	(void)req;
 	if (admin_cert_load(ctx, args->arg[0], &c, resp) != 0)
 		return;
-	if (rest_ca_renew(ctx, &c, "admin", &renewed, resp) == 0) {
+	rq.renew = &c;
+	rq.profile = c.profile;
+	rq.owner = c.owner;
+	rq.source = "admin";
+	rq.account_id = c.account_id;
+	if ((r = issue_certificate(ctx, &rq, &renewed, msg, sizeof(msg))) != ISSUE_OK) {
+		rest_issue_failed(resp, r, msg);
+	} else {
 		log_info("admin %s: renewed %s as %s", args->who->dn, c.serial, renewed.serial);
 		http_rest_data(resp, 201, rest_cert_json(&renewed, true));
-		store_cert_free(&renewed);
 	}
+	store_cert_free(&renewed);
 	store_cert_free(&c);
 }
 
@@ -452,11 +454,11 @@ HANDLER(admin_crl_generate)
 	char msg[256];
 
 	(void)req;
-	if (ra_crl_refresh(ctx->cfg, ctx->ca, "generate_crl", msg, sizeof(msg)) != 0) {
+	if (crl_publish(ctx->cfg, ctx->ca, msg, sizeof(msg)) != 0) {
+		http_header_add(resp, "Retry-After", "30");
 		http_rest_error(resp, 503, "CRL generation failed: %s", msg);
 		return;
 	}
-	ra_nginx_reload(ctx->cfg);
 	log_info("admin %s: generated the CRL", args->who->dn);
 	http_rest_data(resp, 200, json_object_new_string("crl.pem updated"));
 }
@@ -476,26 +478,19 @@ HANDLER(admin_options)
 
 	(void)req;
 	(void)args;
-	if ((r = ca_call(ctx->ca, "list_profiles", NULL, &names, msg, sizeof(msg))) != CA_OK ||
-	    !json_object_is_type(names, json_type_array)) {
-		json_object_put(names);
-		rest_ca_failed(resp, r == CA_OK ? CA_ERR_PROTOCOL : r, msg);
+	if ((r = ca_list_profiles(ctx->ca, &names, msg, sizeof(msg))) != CA_OK) {
+		rest_ca_failed(resp, r, msg);
 		return;
 	}
 	out = json_object_new_object();
 	for (size_t i = 0; i < json_object_array_length(names) && i < 64; i++) {
 		const char *name = json_object_get_string(json_object_array_get_idx(names, i));
-		json_object *params, *p = NULL;
+		json_object *p = NULL;
 
 		if (name == NULL || !rest_name_ok(name))
 			continue;
-		params = json_object_new_object();
-		json_object_object_add(params, "profile", json_object_new_string(name));
-		if (ca_call(ctx->ca, "get_profile", params, &p, msg, sizeof(msg)) == CA_OK)
+		if (ca_get_profile(ctx->ca, name, &p, msg, sizeof(msg)) == CA_OK)
 			json_object_object_add(out, name, p);
-		else
-			json_object_put(p);
-		json_object_put(params);
 	}
 	json_object_put(names);
 	http_rest_data(resp, 200, out);

@@ -72,11 +72,10 @@ auth_ca_admins_refresh(struct ra_ctx *ctx)
 	if (auth_ca_admins == NULL &&
 	    (auth_ca_admins = calloc(AUTH_MAX_CA_ADMINS, DN_MAX)) == NULL)
 		return -1;
-	r = ca_call(ctx->ca, "list_admins", NULL, &data, msg, sizeof(msg));
+	r = ca_list_admins(ctx->ca, &data, msg, sizeof(msg));
 	if (r == CA_ERR_UNSUPPORTED) {
 		auth_ca_nadmins = 0;
-	} else if (r != CA_OK || !json_object_is_type(data, json_type_array)) {
-		json_object_put(data);
+	} else if (r != CA_OK) {
 		log_warn("cannot read the CA's admin list: %s", msg);
 		return -1;
 	} else {

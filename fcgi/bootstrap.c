@@ -191,9 +191,9 @@ ra_check_identity(const char *crt, const char *key, const char *cacrt)
 static int
 ra_register(const struct config *cfg, const char *seed)
 {
+	struct ca_registration reg = { 0 };
 	struct ca_client *ca;
-	json_object *params, *data = NULL;
-	const char *crt, *key, *cacrt;
+	json_object *sans;
 	char msg[512];
 	enum ca_result r;
 	int rc = -1;
@@ -202,31 +202,22 @@ ra_register(const struct config *cfg, const char *seed)
 		log_error("out of memory");
 		return -1;
 	}
-	params = json_object_new_object();
-	json_object_object_add(params, "seed", json_object_new_string(seed));
-	json_object_object_add(params, "cn", json_object_new_string(cfg->ra_cn));
-	json_object_object_add(params, "profile", json_object_new_string("ra"));
-	json_object_object_add(params, "sans", ra_sans_json(cfg->ra_sans));
-	r = ca_call(ca, "register", params, &data, msg, sizeof(msg));
-	json_object_put(params);
+	sans = ra_sans_json(cfg->ra_sans);
+	r = ca_register(ca, seed, cfg->ra_cn, "ra", sans, &reg, msg, sizeof(msg));
+	json_object_put(sans);
 	if (r != CA_OK) {
 		log_error("registration with the CA at %s:%d failed: %s", cfg->ca_host,
 		    cfg->ca_port + 1, msg);
 		goto done;
 	}
-	crt = jsonx_get_string(data, "certificate");
-	key = jsonx_get_string(data, "private_key");
-	cacrt = jsonx_get_string(data, "ca_certificate");
-	if (ra_check_identity(crt, key, cacrt) != 0 ||
-	    ra_write_identity(cfg, crt, key, cacrt) != 0)
+	if (ra_check_identity(reg.certificate, reg.private_key, reg.ca_certificate) != 0 ||
+	    ra_write_identity(cfg, reg.certificate, reg.private_key, reg.ca_certificate) != 0)
 		goto done;
 	log_info("registered with the CA as '%s'; wrote ra.crt, ra.key, ca.crt in %s",
 	    cfg->ra_cn, cfg->data_dir);
 	rc = 0;
 done:
-	if (data != NULL && (key = jsonx_get_string(data, "private_key")) != NULL)
-		OPENSSL_cleanse((char *)key, strlen(key));
-	json_object_put(data);
+	ca_registration_free(&reg);
 	ca_client_free(ca);
 	return rc;
 }
@@ -283,7 +274,7 @@ cmd_start(const struct config *cfg)
 	 * now is not fatal, the CRL timer will fetch it later. */
 	if (config_path(cfg, "crl.pem", path, sizeof(path)) == 0 && !fs_exists(path) &&
 	    (ca = ca_client_new(cfg->ca_host, cfg->ca_port, cfg->ca_timeout_ms)) != NULL) {
-		if (ra_crl_refresh(cfg, ca, "get_crl", msg, sizeof(msg)) != 0)
+		if (ra_crl_refresh(cfg, ca, false, msg, sizeof(msg)) != 0)
 			log_warn("no crl.pem yet: %s", msg);
 		ca_client_free(ca);
 	}

@@ -51,6 +51,7 @@ client_record(struct ra_ctx *ctx, const struct auth_identity *who, struct store_
 	snprintf(c->dn, sizeof(c->dn), "%s", who->dn);
 	snprintf(c->status, sizeof(c->status), "valid");
 	snprintf(c->source, sizeof(c->source), "ca");
+	store_cert_owner_node(who->cn, c->owner);
 	c->not_before = cert_not_before(who->cert);
 	c->not_after = cert_not_after(who->cert);
 	if ((bio = BIO_new(BIO_s_mem())) != NULL && PEM_write_bio_X509(bio, who->cert)) {
@@ -95,19 +96,14 @@ HANDLER(client_status)
 static void
 client_profile(struct ra_ctx *ctx, struct store_cert *c)
 {
-	json_object *params, *data = NULL;
-	const char *p;
+	struct ca_view v;
 	char msg[256];
 
 	if (c->profile[0] != '\0')
 		return;
-	params = json_object_new_object();
-	json_object_object_add(params, "dn", json_object_new_string(c->cn));
-	if (ca_call(ctx->ca, "view", params, &data, msg, sizeof(msg)) == CA_OK &&
-	    (p = jsonx_get_string(data, "profile")) != NULL && rest_name_ok(p))
-		snprintf(c->profile, sizeof(c->profile), "%s", p);
-	json_object_put(data);
-	json_object_put(params);
+	if (ca_view(ctx->ca, c->cn, &v, msg, sizeof(msg)) == CA_OK && rest_name_ok(v.profile))
+		snprintf(c->profile, sizeof(c->profile), "%s", v.profile);
+	ca_view_free(&v);
 }
 
 /* A renewal is for the same names: the CSR's SANs must be the presented
@@ -160,44 +156,31 @@ bad:
 	return NULL;
 }
 
-/* Renewal with a new key: sign the caller's CSR under its own CN. */
+/* Renewal: of the caller's CSR (a new key) under its own CN, or by the CA
+ * with the same key; for the same owner, so the older one is superseded. */
 static int
-client_renew_csr(struct ra_ctx *ctx, const char *pem, struct store_cert *c,
+client_renew_cert(struct ra_ctx *ctx, const char *pem, struct store_cert *c,
     struct store_cert *out, struct http_response *resp)
 {
-	X509_REQ *csr = client_csr(pem, c, resp);
-	X509 *crt = NULL;
-	char *cpem = NULL, msg[512];
+	struct issue_request rq = { .owner = c->owner, .source = "client" };
+	char msg[512];
 	enum issue_result r;
-	int rc = -1;
 
-	if (csr == NULL)
+	if (pem != NULL && (rq.csr = client_csr(pem, c, resp)) == NULL)
 		return -1;
+	if (pem == NULL)
+		rq.renew = c;
 	client_profile(ctx, c);
+	rq.profile = c->profile;
+	rq.account_id = c->account_id;
 	if (c->profile[0] == '\0') {
 		http_rest_error(resp, 409, "the CA does not say which profile '%s' has", c->cn);
-		goto done;
+		r = ISSUE_REFUSED;
+	} else if ((r = issue_certificate(ctx, &rq, out, msg, sizeof(msg))) != ISSUE_OK) {
+		rest_issue_failed(resp, r, msg);
 	}
-	if ((r = issue_sign(ctx, csr, c->profile, &crt, &cpem, msg, sizeof(msg))) != ISSUE_OK) {
-		if (r == ISSUE_REFUSED)
-			http_rest_error(resp, 400, "the CA refused the CSR: %s", msg);
-		else
-			rest_ca_failed(resp, r == ISSUE_CA_DOWN ? CA_ERR_UNREACHABLE :
-			    CA_ERR_PROTOCOL, msg);
-		goto done;
-	}
-	if (issue_record_fill(out, crt, cpem, c->profile, "client", c->account_id) != 0 ||
-	    store_cert_add(ctx->store, out) != 0) {
-		rest_store_failed(resp);
-		goto done;
-	}
-	cpem = NULL;            /* owned by out now */
-	rc = 0;
-done:
-	free(cpem);
-	X509_free(crt);
-	X509_REQ_free(csr);
-	return rc;
+	X509_REQ_free(rq.csr);
+	return r == ISSUE_OK ? 0 : -1;
 }
 
 HANDLER(client_renew)
@@ -205,7 +188,6 @@ HANDLER(client_renew)
 	json_object *body = req->body_len > 0 ? rest_body(req, resp) : NULL;
 	struct store_cert c, renewed = { 0 };
 	const char *csr;
-	int rc;
 
 	if (req->body_len > 0 && body == NULL)
 		return;
@@ -215,11 +197,8 @@ HANDLER(client_renew)
 		http_rest_error(resp, 403, "a revoked certificate cannot be renewed");
 		goto free_cert;
 	}
-	if ((csr = jsonx_get_string(body, "csr")) != NULL)
-		rc = client_renew_csr(ctx, csr, &c, &renewed, resp);
-	else
-		rc = rest_ca_renew(ctx, &c, "client", &renewed, resp);
-	if (rc == 0) {
+	csr = jsonx_get_string(body, "csr");
+	if (client_renew_cert(ctx, csr, &c, &renewed, resp) == 0) {
 		log_info("client %s: renewed %s as %s", args->who->dn, c.serial, renewed.serial);
 		http_rest_data(resp, 201, rest_cert_json(&renewed, true));
 	}
@@ -242,6 +221,8 @@ HANDLER(client_revoke)
 	if (client_record(ctx, args->who, &c, resp) != 0)
 		goto done;
 	if (strcmp(c.status, "revoked") == 0) {
+		log_warn("client %s: revocation of %s refused: already revoked", args->who->dn,
+		    c.serial);
 		http_rest_error(resp, 409, "certificate %s is already revoked", c.serial);
 	} else if (rest_revoke_result(resp, revoke_certificate(ctx, &c, reason, msg,
 	    sizeof(msg)), msg) == 0) {

@@ -3,8 +3,9 @@
  * here) and replaced atomically, so a reload never reads half a file.
  */
 #include <errno.h>
-#include <signal.h>
 #include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,13 +15,13 @@
 #include "ra.h"
 
 int
-ra_crl_refresh(const struct config *cfg, struct ca_client *ca, const char *task,
-    char *msg, size_t msglen)
+ra_crl_refresh(const struct config *cfg, struct ca_client *ca, bool fresh, char *msg,
+    size_t msglen)
 {
 	char path[PATH_MAX], *pem;
 	int rc;
 
-	if (ca_get_crl_pem(ca, task, &pem, msg, msglen) != CA_OK)
+	if (ca_get_crl_pem(ca, fresh, &pem, msg, msglen) != CA_OK)
 		return -1;
 	if (config_path(cfg, "crl.pem", path, sizeof(path)) != 0) {
 		snprintf(msg, msglen, "data directory path too long");
@@ -35,6 +36,17 @@ ra_crl_refresh(const struct config *cfg, struct ca_client *ca, const char *task,
 }
 
 int
+crl_publish(const struct config *cfg, struct ca_client *ca, char *msg, size_t msglen)
+{
+	if (ra_crl_refresh(cfg, ca, true, msg, msglen) != 0) {
+		log_warn("CRL refresh failed: %s", msg);
+		return -1;
+	}
+	ra_nginx_reload(cfg);
+	return 0;
+}
+
+int
 cmd_crl(const struct config *cfg)
 {
 	struct ca_client *ca;
@@ -45,7 +57,7 @@ cmd_crl(const struct config *cfg)
 		log_error("out of memory");
 		return 1;
 	}
-	rc = ra_crl_refresh(cfg, ca, "get_crl", msg, sizeof(msg));
+	rc = ra_crl_refresh(cfg, ca, false, msg, sizeof(msg));
 	ca_client_free(ca);
 	if (rc != 0) {
 		log_error("CRL refresh failed: %s", msg);

@@ -96,30 +96,21 @@ static void
 enrol_issue(struct ra_ctx *ctx, X509_REQ *csr, const struct store_node *n, const char *hash,
     struct http_response *resp)
 {
+	struct issue_request rq = { .csr = csr, .profile = n->profile, .source = "enrol" };
 	struct store_cert c;
-	X509 *crt = NULL;
-	char *pem = NULL, msg[512];
-	enum issue_result r = issue_sign(ctx, csr, n->profile, &crt, &pem, msg, sizeof(msg));
+	char msg[512], owner[STORE_OWNER_MAX];
+	enum issue_result r;
 
-	if (r != ISSUE_OK) {
+	store_cert_owner_node(n->cn, owner);
+	rq.owner = owner;
+	if ((r = issue_certificate(ctx, &rq, &c, msg, sizeof(msg))) != ISSUE_OK) {
 		store_node_restore_token(ctx->store, n->cn, hash);
-		if (r == ISSUE_REFUSED)
-			http_rest_error(resp, 400, "the CA refused the CSR: %s", msg);
-		else
-			rest_ca_failed(resp, r == ISSUE_CA_DOWN ? CA_ERR_UNREACHABLE : CA_ERR_PROTOCOL,
-			    msg);
-		goto done;
-	}
-	if (issue_record_fill(&c, crt, pem, n->profile, "enrol", 0) != 0 ||
-	    store_cert_add(ctx->store, &c) != 0) {
-		rest_store_failed(resp);
-		goto done;
+		rest_issue_failed(resp, r, msg);
+		return;
 	}
 	log_info("enrolment: node %s got certificate %s", n->cn, c.serial);
 	http_rest_data(resp, 201, enrol_answer(&c, ctx));
-done:
-	X509_free(crt);
-	free(pem);
+	store_cert_free(&c);
 }
 
 HANDLER(public_certify)
@@ -190,16 +181,10 @@ HANDLER(public_certs_cn)
 static void
 enrol_ca_opinion(struct ra_ctx *ctx, const char *pem, json_object *data)
 {
-	json_object *params = json_object_new_object(), *answer = NULL;
-	const char *status;
-	char msg[256];
+	char status[16], msg[256];
 
-	json_object_object_add(params, "cert", json_object_new_string(pem));
-	if (ca_call(ctx->ca, "ocsp_check", params, &answer, msg, sizeof(msg)) == CA_OK &&
-	    (status = jsonx_get_string(answer, "status")) != NULL)
+	if (ca_ocsp_check(ctx->ca, pem, status, sizeof(status), msg, sizeof(msg)) == CA_OK)
 		json_object_object_add(data, "ca_status", json_object_new_string(status));
-	json_object_put(answer);
-	json_object_put(params);
 }
 
 HANDLER(public_ocsp)

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "jsonx.h"
 
@@ -41,6 +42,17 @@ http_header_add(struct http_response *resp, const char *name, const char *fmt, .
 	resp->headers[resp->nheaders].name = name;
 	resp->headers[resp->nheaders].value = value;
 	resp->nheaders++;
+}
+
+void
+http_response_seal(struct http_response *resp)
+{
+	if (resp->status < 500)
+		return;
+	for (int i = 0; i < resp->nheaders; i++)
+		if (strcasecmp(resp->headers[i].name, "Retry-After") == 0)
+			return;
+	http_header_add(resp, "Retry-After", "5");
 }
 
 const char *

@@ -52,6 +52,9 @@ void http_response_init(struct http_response *resp);
 void http_response_free(struct http_response *resp);
 void http_header_add(struct http_response *resp, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A 5xx says the failure may pass, so every one carries Retry-After: the
+ * handler's own, or a short default.  Run once the handler has answered. */
+void http_response_seal(struct http_response *resp);
 const char *http_status_text(int status);
 
 /* The REST envelope of DESIGN.md: {"status":"success","data":...} (data is

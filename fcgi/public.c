@@ -85,7 +85,7 @@ HANDLER(public_crl)
 	(void)args;
 	if (public_serve_file(ctx->cfg, "crl.pem", resp))
 		return;
-	if (ra_crl_refresh(ctx->cfg, ctx->ca, "get_crl", msg, sizeof(msg)) != 0) {
+	if (ra_crl_refresh(ctx->cfg, ctx->ca, false, msg, sizeof(msg)) != 0) {
 		http_header_add(resp, "Retry-After", "30");
 		http_rest_error(resp, 503, "CRL unavailable: %s", msg);
 		return;
@@ -102,7 +102,7 @@ HANDLER(public_profiles)
 
 	(void)req;
 	(void)args;
-	if ((r = ca_call(ctx->ca, "list_profiles", NULL, &data, msg, sizeof(msg))) != CA_OK) {
+	if ((r = ca_list_profiles(ctx->ca, &data, msg, sizeof(msg))) != CA_OK) {
 		rest_ca_failed(resp, r, msg);
 		return;
 	}
@@ -113,7 +113,7 @@ HANDLER(public_profiles)
 static json_object *
 public_get_profile(struct ra_ctx *ctx, const char *name, struct http_response *resp)
 {
-	json_object *params, *data;
+	json_object *data;
 	char msg[256];
 	enum ca_result r;
 
@@ -121,21 +121,12 @@ public_get_profile(struct ra_ctx *ctx, const char *name, struct http_response *r
 		http_rest_error(resp, 400, "invalid profile name");
 		return NULL;
 	}
-	params = json_object_new_object();
-	json_object_object_add(params, "profile", json_object_new_string(name));
-	r = ca_call(ctx->ca, "get_profile", params, &data, msg, sizeof(msg));
-	json_object_put(params);
-	if (r == CA_ERR_REFUSED && strstr(msg, "not found") != NULL) {
+	if ((r = ca_get_profile(ctx->ca, name, &data, msg, sizeof(msg))) == CA_ERR_NOT_FOUND) {
 		http_rest_error(resp, 404, "unknown profile '%s'", name);
 		return NULL;
 	}
 	if (r != CA_OK) {
 		rest_ca_failed(resp, r, msg);
-		return NULL;
-	}
-	if (!json_object_is_type(data, json_type_object)) {
-		json_object_put(data);
-		http_rest_error(resp, 502, "CA error: profile '%s' is not an object", name);
 		return NULL;
 	}
 	return data;

@@ -5,6 +5,8 @@
 #ifndef UPKI_RA_H
 #define UPKI_RA_H
 
+#include <stdbool.h>
+
 #include "ca.h"
 #include "cert.h"
 #include "config.h"
@@ -31,9 +33,12 @@ int cmd_admin(const struct config *cfg, const char *action, const char *dn);
 /* Bootstrap pieces shared by init, register and start (bootstrap.c). */
 int ra_data_dir_init(const struct config *cfg);
 int ra_store_path(const struct config *cfg, char *out, size_t outlen);
-/* Fetches the CRL with `task` (get_crl or generate_crl) and writes crl.pem. */
-int ra_crl_refresh(const struct config *cfg, struct ca_client *ca, const char *task,
-    char *msg, size_t msglen);
+/* Fetches the CA's current CRL, or a fresh one, and writes crl.pem. */
+int ra_crl_refresh(const struct config *cfg, struct ca_client *ca, bool fresh, char *msg,
+    size_t msglen);
+/* After every change of revocation at the CA: a fresh CRL into crl.pem,
+ * and nginx reloaded to read it.  Logs a failure at warn. */
+int crl_publish(const struct config *cfg, struct ca_client *ca, char *msg, size_t msglen);
 
 /* Has nginx (pid in UPKI_RA_NGINX_PID's file) reload, so it reads the new
  * crl.pem.  Quietly does nothing when no pid file is configured. */

@@ -47,12 +47,11 @@ rest_store_failed(struct http_response *resp)
 void
 rest_ca_failed(struct http_response *resp, enum ca_result r, const char *msg)
 {
-	if (r == CA_ERR_UNREACHABLE) {
-		http_header_add(resp, "Retry-After", "30");
+	http_header_add(resp, "Retry-After", "30");
+	if (r == CA_ERR_UNREACHABLE)
 		http_rest_error(resp, 503, "CA unavailable: %s", msg);
-	} else {
+	else
 		http_rest_error(resp, 502, "CA error: %s", msg);
-	}
 }
 
 bool
@@ -118,6 +117,16 @@ rest_cert_json(const struct store_cert *c, bool with_pem)
 	if (c->revoked_at != 0) {
 		json_object_object_add(o, "revoked_at", json_object_new_int64(c->revoked_at));
 		json_object_object_add(o, "revocation_reason", json_object_new_string(c->reason));
+	}
+	/* Shadowed: the CA files another owner's certificate under the CN, so
+	 * no one can revoke this one any more; every view says so. */
+	json_object_object_add(o, "revocable", json_object_new_boolean(
+	    strcmp(status, "valid") == 0 && c->shadowed_at == 0));
+	if (c->shadowed_at != 0) {
+		json_object_object_add(o, "shadowed_at", json_object_new_int64(c->shadowed_at));
+		json_object_object_add(o, "note", json_object_new_string("the CA files a newer "
+		    "certificate of another owner under this CN: this one can no longer be "
+		    "revoked through the CA, and stays valid until it expires"));
 	}
 	if (with_pem)
 		json_object_object_add(o, "certificate", json_object_new_string(c->pem));
@@ -200,10 +209,8 @@ rest_revoke_reason(const struct http_request *req, struct http_response *resp,
 		return revoke_reason_name(0);
 	if ((given = jsonx_get_string(*body, "reason")) == NULL ||
 	    (reason = revoke_reason_parse(given)) == NULL) {
-		http_rest_error(resp, 400, "unknown reason '%.64s': give one of unspecified, "
-		    "keyCompromise, cACompromise, affiliationChanged, superseded, "
-		    "cessationOfOperation, certificateHold", given != NULL ? given :
-		    json_object_to_json_string(v));
+		http_rest_error(resp, 400, "unknown reason '%.64s': give one of %s",
+		    given != NULL ? given : json_object_to_json_string(v), revoke_reason_list());
 		json_object_put(*body);
 		*body = NULL;
 		return NULL;
@@ -221,63 +228,42 @@ rest_revoke_result(struct http_response *resp, enum revoke_result r, const char 
 		http_header_add(resp, "Retry-After", "30");
 		http_rest_error(resp, 503, "CA unavailable: %s", msg);
 		break;
+	case REVOKE_NOT_HELD:
 	case REVOKE_REFUSED:
 		http_rest_error(resp, 409, "%s", msg);
 		break;
 	case REVOKE_STORE:
-		http_rest_error(resp, 500, "%s", msg);
+		http_header_add(resp, "Retry-After", "5");
+		http_rest_error(resp, 503, "%s", msg);
 		break;
 	}
 	return -1;
 }
 
 void
-rest_crl_publish(struct ra_ctx *ctx)
+rest_issue_failed(struct http_response *resp, enum issue_result r, const char *msg)
 {
-	char msg[256];
-
-	if (ra_crl_refresh(ctx->cfg, ctx->ca, "generate_crl", msg, sizeof(msg)) != 0)
-		log_warn("CRL refresh failed: %s", msg);
-	else
-		ra_nginx_reload(ctx->cfg);
-}
-
-int
-rest_ca_renew(struct ra_ctx *ctx, const struct store_cert *c, const char *source,
-    struct store_cert *out, struct http_response *resp)
-{
-	json_object *params = json_object_new_object(), *data = NULL;
-	X509 *old = cert_from_pem_bare(c->pem), *crt = NULL;
-	const char *pem;
-	char msg[512], *copy = NULL;
-	enum ca_result r;
-	int rc = -1;
-
-	json_object_object_add(params, "dn", json_object_new_string(c->cn));
-	r = ca_call(ctx->ca, "renew", params, &data, msg, sizeof(msg));
-	json_object_put(params);
-	if (r != CA_OK || (pem = jsonx_get_string(data, "certificate")) == NULL) {
-		rest_ca_failed(resp, r == CA_OK ? CA_ERR_PROTOCOL : r,
-		    r == CA_OK ? "no certificate in the answer" : msg);
-		goto done;
-	}
-	/* A renewal keeps the key: the new certificate must be for it. */
-	if (old == NULL || issue_check(ctx, pem, X509_get_X509_PUBKEY(old), &crt, msg,
-	    sizeof(msg)) != 0) {
-		http_rest_error(resp, 502, "CA error: %s", msg);
-		goto done;
-	}
-	if ((copy = strdup(pem)) == NULL ||
-	    issue_record_fill(out, crt, copy, c->profile, source, c->account_id) != 0 ||
-	    store_cert_add(ctx->store, out) != 0) {
-		free(copy);
+	switch (r) {
+	case ISSUE_OK:
+		return;
+	case ISSUE_REFUSED:
+		http_rest_error(resp, 400, "issuance refused: %s", msg);
+		return;
+	case ISSUE_HELD:
+		http_rest_error(resp, 409, "%s", msg);
+		return;
+	case ISSUE_BUSY:
+		http_header_add(resp, "Retry-After", "5");
+		http_rest_error(resp, 503, "%s", msg);
+		return;
+	case ISSUE_STORE:
 		rest_store_failed(resp);
-		goto done;
+		return;
+	case ISSUE_CA_DOWN:
+		rest_ca_failed(resp, CA_ERR_UNREACHABLE, msg);
+		return;
+	case ISSUE_BAD_ANSWER:
+		rest_ca_failed(resp, CA_ERR_PROTOCOL, msg);
+		return;
 	}
-	rc = 0;
-done:
-	X509_free(crt);
-	X509_free(old);
-	json_object_put(data);
-	return rc;
 }

@@ -11,6 +11,7 @@
 
 #include "ca.h"
 #include "http.h"
+#include "issue.h"
 #include "ra.h"
 #include "revoke.h"
 #include "store_cert.h"
@@ -18,7 +19,7 @@
 /* The JSON object of the body, or NULL with a 400 (or 415) in resp. */
 json_object *rest_body(const struct http_request *req, struct http_response *resp);
 void rest_store_failed(struct http_response *resp);
-/* 503 with Retry-After for a CA that does not answer, 502 otherwise. */
+/* 503 for a CA that does not answer, 502 otherwise; both with Retry-After. */
 void rest_ca_failed(struct http_response *resp, enum ca_result r, const char *msg);
 /* Letters, digits and ._- only, 1 to 64 of them: profile names. */
 bool rest_name_ok(const char *s);
@@ -37,10 +38,8 @@ const char *rest_revoke_reason(const struct http_request *req, struct http_respo
     json_object **body);
 /* Maps a revoke_* result to an error answer; 0 for REVOKE_OK. */
 int rest_revoke_result(struct http_response *resp, enum revoke_result r, const char *msg);
-/* The CA's `renew` for the certificate's CN; the new one is recorded. */
-int rest_ca_renew(struct ra_ctx *ctx, const struct store_cert *c, const char *source,
-    struct store_cert *out, struct http_response *resp);
-/* The CA's CRL to crl.pem, and nginx told to reload it. */
-void rest_crl_publish(struct ra_ctx *ctx);
+/* Maps an issue_* failure to an error answer: 4xx for what asking again
+ * will not change, 503 with Retry-After for what may pass. */
+void rest_issue_failed(struct http_response *resp, enum issue_result r, const char *msg);
 
 #endif

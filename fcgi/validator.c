@@ -6,7 +6,10 @@
  * A challenge is leased, not locked: if this process dies during a check,
  * the lease runs out and another validator takes the challenge again; after
  * VALIDATOR_MAX_ATTEMPTS the challenge fails instead, so none stays
- * "processing" for ever.
+ * "processing" for ever.  Its upkeep also settles issuances a dead worker
+ * left between superseding a certificate and recording the new one
+ * (issue_recover), which needs the CA: a validator has a CA client for
+ * that alone.
  */
 #include <limits.h>
 #include <signal.h>
@@ -18,6 +21,7 @@
 #include <unistd.h>
 
 #include "acme.h"
+#include "issue.h"
 #include "jsonx.h"
 #include "jws.h"
 #include "log.h"
@@ -33,6 +37,8 @@
 #define VALIDATOR_CHECKPOINT_MS 200
 #define VALIDATOR_MAX_ATTEMPTS 3
 #define VALIDATOR_SWEEP_SECONDS 60
+/* How often issuances left half done by a dead worker are looked for. */
+#define VALIDATOR_RECOVER_SECONDS 5
 /* Longer than a whole check (total timeout) can take. */
 #define VALIDATOR_LEASE_SECONDS 60
 
@@ -115,9 +121,10 @@ validator_main(const struct config *cfg, int listen_fd)
 	struct sigaction sa = { .sa_handler = validator_on_term };
 	struct validate_opts opts;
 	struct store_work w;
+	struct ra_ctx ctx = { .cfg = cfg };
 	struct store *st;
 	char path[PATH_MAX], err[256];
-	time_t last_sweep = 0;
+	time_t last_sweep = 0, last_recover = 0;
 	int64_t last_checkpoint = 0;
 	int rc;
 
@@ -131,8 +138,11 @@ validator_main(const struct config *cfg, int listen_fd)
 		log_error("validator: %s", err);
 		return 1;
 	}
-	if (validate_init() != 0) {
-		log_error("validator: cannot initialise libcurl and c-ares");
+	ctx.store = st;
+	if ((ctx.ca = ca_client_new(cfg->ca_host, cfg->ca_port, cfg->ca_timeout_ms)) == NULL ||
+	    validate_init() != 0) {
+		log_error("validator: cannot initialise the CA client, libcurl and c-ares");
+		ca_client_free(ctx.ca);
 		store_close(st);
 		return 1;
 	}
@@ -145,6 +155,10 @@ validator_main(const struct config *cfg, int listen_fd)
 				log_warn("validator: store housekeeping failed");
 			last_sweep = now;
 		}
+		if (now - last_recover >= VALIDATOR_RECOVER_SECONDS) {
+			issue_recover(&ctx);
+			last_recover = now;
+		}
 		if (mono_ms() - last_checkpoint >= VALIDATOR_CHECKPOINT_MS) {
 			store_checkpoint(st);
 			last_checkpoint = mono_ms();
@@ -156,6 +170,8 @@ validator_main(const struct config *cfg, int listen_fd)
 			wakeup_wait(VALIDATOR_IDLE_MS);
 	}
 	validate_cleanup();
+	ca_client_free(ctx.ca);
+	cert_file_free(&ctx.ca_crt);
 	store_close(st);
 	return 0;
 }

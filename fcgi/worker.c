@@ -22,6 +22,7 @@
 #include <fcgiapp.h>
 
 #include "http.h"
+#include "issue.h"
 #include "log.h"
 #include "ra.h"
 #include "router.h"
@@ -149,6 +150,7 @@ worker_handle(struct ra_ctx *ctx, FCGX_Request *fr)
 		router_dispatch(ctx, &req, &resp);
 		store_snapshot_end(ctx->store);
 	}
+	http_response_seal(&resp);
 	worker_write(fr, &req, &resp);
 	http_response_free(&resp);
 	buf_free(&body);
@@ -449,6 +451,8 @@ worker_run(const struct config *cfg, int listen_fd, bool keeps)
 	}
 	if (worker_open(cfg, &ctx) != 0)
 		return 1;
+	/* A worker that starts may replace one that died mid-issuance. */
+	issue_recover(&ctx);
 	io.store = ctx.store;
 	ca_client_on_wait(ctx.ca, worker_before_ca_call, &io);
 	/* No listening socket for libfcgi: the worker accepts itself. */

@@ -312,6 +312,12 @@ task_renew(struct task_ctx *t)
 		task_fail(t, 600, "Cannot read the certificate");
 		goto done;
 	}
+	/* As the reference CA: the old certificate is revoked as superseded
+	 * before the new one is signed, so one stays live under the CN. */
+	if (registry_revoke(t->dc->reg, node.serial, time(NULL), "superseded") != 0) {
+		task_fail(t, 600, "Registry error");
+		goto done;
+	}
 	req = (struct issue_req){ X509_get_subject_name(old), NULL, X509_get_X509_PUBKEY(old),
 	    sans, p, days };
 	t->data = task_issue(t, &req, node.cn);

@@ -14,7 +14,8 @@
 /* The reference CA's names; it refuses numbers, and so does this CA. */
 static const char *const task_reasons[] = {
 	"unspecified", "keyCompromise", "cACompromise", "affiliationChanged",
-	"superseded", "cessationOfOperation", "certificateHold",
+	"superseded", "cessationOfOperation", "certificateHold", "removeFromCRL",
+	"privilegeWithdrawn", "aACompromise",
 };
 
 static int

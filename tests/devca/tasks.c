@@ -9,9 +9,13 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <limits.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "jsonx.h"
+#include "log.h"
 
 struct task_def {
 	const char *name;
@@ -141,6 +145,34 @@ tasks_envelope(struct task_ctx *t, json_object *req, const char **name)
 	return 0;
 }
 
+/*
+ * Switches a test turns on while the CA runs, by making a file in its
+ * directory: "refuse-TASK" has the CA refuse that task; "hold-TASK" keeps
+ * a request for it unanswered and undone for as long as the file is there
+ * (a test kills a process meanwhile).  Only names of known tasks get here.
+ */
+static bool
+tasks_switch(const struct devca *dc, const char *what, const char *task)
+{
+	char path[PATH_MAX];
+	int n = snprintf(path, sizeof(path), "%s/%s-%s", dc->opts->dir, what, task);
+
+	return n > 0 && (size_t)n < sizeof(path) && access(path, F_OK) == 0;
+}
+
+static void
+tasks_hold(const struct devca *dc, const char *task)
+{
+	struct timespec tick = { 0, 20 * 1000000L };
+
+	if (!tasks_switch(dc, "hold", task))
+		return;
+	log_info("holding %s while hold-%s exists", task, task);
+	while (tasks_switch(dc, "hold", task))
+		nanosleep(&tick, NULL);
+	log_info("released %s", task);
+}
+
 static void
 tasks_dispatch(struct task_ctx *t, const char *name, bool registration)
 {
@@ -151,6 +183,11 @@ tasks_dispatch(struct task_ctx *t, const char *name, bool registration)
 			break;
 	if (def->name == NULL) {
 		task_fail(t, 700, "Unknown task: %.64s", name);
+		return;
+	}
+	tasks_hold(t->dc, def->name);
+	if (tasks_switch(t->dc, "refuse", def->name)) {
+		task_fail(t, 300, "Refused: refuse-%s is set", def->name);
 		return;
 	}
 	if (def->fn(t) != 0)

@@ -331,7 +331,9 @@ def test_cert_renew(adm):
     rows = db_query(s, "SELECT serial, source, status FROM certificates WHERE cn = ?", (c.cn,))
     assert len(rows) == 2
     assert [r[1:] for r in rows if same_serial(r[0], data["serial"])] == [("admin", "valid")]
-    assert [r[1:] for r in rows if same_serial(r[0], c.serial)] == [("enrol", "valid")]
+    # The CA files one live certificate per CN: the renewed one is superseded.
+    assert [r[1:] for r in rows if same_serial(r[0], c.serial)] == [("enrol", "revoked")]
+    assert cert_row(adm, c) == ("revoked", "superseded")
     # The CA files the renewed one under the CN now.
     assert same_serial(str(ca_data(s, "view", {"dn": c.cn})["serial"]), data["serial"])
 
