@@ -36,7 +36,8 @@ SANITIZER = re.compile(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:|
 EKU = {"serverAuth": ExtendedKeyUsageOID.SERVER_AUTH,
        "clientAuth": ExtendedKeyUsageOID.CLIENT_AUTH}
 REASONS = ["unspecified", "keyCompromise", "cACompromise", "affiliationChanged",
-           "superseded", "cessationOfOperation", "certificateHold"]
+           "superseded", "cessationOfOperation", "certificateHold", "removeFromCRL",
+           "privilegeWithdrawn", "aACompromise"]
 PEM = serialization.Encoding.PEM
 
 
@@ -634,7 +635,7 @@ def test_revocation_reasons(ca):
         assert ca.ok("revoke", dn="reasons.example.test", reason=reason) is True
         assert ca.ok("view", dn="reasons.example.test")["revocation_reason"] == reason
         assert ca.ok("unrevoke", dn="reasons.example.test") is True
-    for bad in (0, 1, "1", "KeyCompromise", "removeFromCRL", "bogus"):
+    for bad in (0, 1, "1", "KeyCompromise", "removefromcrl", "bogus"):
         assert ca.err("revoke", dn="reasons.example.test", reason=bad) == \
             f"[900] Invalid revocation reason: {bad}"
     assert ca.ok("view", dn="reasons.example.test")["revoked"] is False
