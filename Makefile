@@ -39,8 +39,8 @@ LIBUPKI    := $(BUILD)/libupki.a
 RA_BIN     := $(BUILD)/upki-ra
 DEVCA_BIN  := $(BUILD)/upki-devca
 
-.PHONY: all deps deps-run deps-test deps-bench run test test-unit test-integration \
-        test-asan install uninstall clean
+.PHONY: all deps deps-run deps-test deps-bench run test check-layers test-unit \
+        test-integration test-asan install uninstall clean
 
 all: deps $(RA_BIN) $(DEVCA_BIN)
 
@@ -77,9 +77,15 @@ run: deps-run all
 # build, where a report aborts the process that made it and the stack's log
 # scan fails the test that caused it.  The fuzz targets run too (test-fuzz).
 test: deps-test
+	$(MAKE) check-layers
 	$(MAKE) test-unit
 	$(MAKE) test-integration
 	$(MAKE) test-asan
+
+# Handlers call modules; only the store speaks SQL and only the CA client
+# speaks to the CA (tests/check_layers.sh says what it checks).
+check-layers:
+	@sh tests/check_layers.sh
 
 test-unit: all $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; UPKI_TEST_BUILD=$(BUILD) $$t; done
