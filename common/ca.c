@@ -348,8 +348,14 @@ ca_view_fill(json_object *data, struct ca_view *out)
 	const char *pem = jsonx_get_string(data, "certificate");
 	const char *serial = jsonx_get_string(data, "serial");
 	const char *profile = jsonx_get_string(data, "profile");
+	json_object *v;
 	X509 *crt;
 
+	/* A field of the wrong type is a bad record, not one the CA left out:
+	 * a view that names no serial is trusted (revoke.c). */
+	if ((json_object_object_get_ex(data, "certificate", &v) && v != NULL && pem == NULL) ||
+	    (json_object_object_get_ex(data, "profile", &v) && v != NULL && profile == NULL))
+		return -1;
 	if (pem != NULL) {
 		if ((crt = cert_from_pem_bare(pem)) == NULL)
 			return -1;

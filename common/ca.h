@@ -71,7 +71,8 @@ enum ca_result ca_reply_decode(const char *task, const char *reply, size_t len,
 
 /* The CA's record of what it files under a name (`view`). */
 struct ca_view {
-	char serial[80];        /* upper-case hex from the certificate; "" when not given */
+	char serial[80];        /* hex: the certificate's (upper case), else the CA's own
+	                           serial field as sent; "" when neither is given */
 	char profile[64];       /* "" when not given */
 	bool revoked;
 	char *pem;              /* the certificate, malloc'd; NULL when not given */

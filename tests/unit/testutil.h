@@ -262,6 +262,9 @@ tu_children_stop_all(void)
 			tu_child_stop(tu_children[i]);
 }
 
+/* The registration seed every development CA started here is given. */
+#define TU_DEVCA_SEED "unit-test-seed"
+
 /* A running development CA. */
 struct tu_devca {
 	pid_t pid;
@@ -319,7 +322,7 @@ tu_devca_start(struct tu_devca *d, const char *parent, const char *name, int por
 	argv[argc++] = "--reg-port";
 	argv[argc++] = regstr;
 	argv[argc++] = "--seed";
-	argv[argc++] = "unit-test-seed";
+	argv[argc++] = TU_DEVCA_SEED;
 	for (int i = 0; extra != NULL && extra[i] != NULL && argc < 30; i++)
 		argv[argc++] = extra[i];
 	argv[argc] = NULL;
