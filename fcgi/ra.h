@@ -7,6 +7,7 @@
 
 #include "ca.h"
 #include "cert.h"
+#include "certcheck.h"
 #include "config.h"
 #include "store.h"
 
@@ -18,6 +19,7 @@ struct ra_ctx {
 	struct store *store;
 	struct ca_client *ca;
 	struct cert_file ca_crt;        /* ca.crt: issue.c */
+	struct certcheck *clients;      /* client certificates: auth.c */
 };
 
 /* Commands (main.c dispatches); each returns the process exit code. */
