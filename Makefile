@@ -272,7 +272,8 @@ FUZZ_CC      ?= clang-14
 FUZZ_BUILD   ?= $(BUILD)/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 2
-FUZZ_ALL     := fuzz_jws fuzz_acme_body fuzz_csr fuzz_dn fuzz_router fuzz_ca_reply
+FUZZ_ALL     := fuzz_jws fuzz_acme_body fuzz_csr fuzz_dn fuzz_router fuzz_ca_reply \
+                fuzz_clientcert
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 $(FUZZ_SAN) \
