@@ -13,8 +13,6 @@
 #include "mono.h"
 
 #define CERTCHECK_SLOTS 64
-/* How often the files are looked at for a change. */
-#define CERTCHECK_STAT_MS 1000
 /* nginx's ssl_verify_depth (nginx/upki-ra.conf.in). */
 #define CERTCHECK_DEPTH 2
 
@@ -35,7 +33,6 @@ struct certcheck {
 	struct certcheck_file ca, crl;
 	X509_STORE *store;              /* NULL: ca.crt cannot be read */
 	bool have_crl;
-	int64_t checked_ms;
 	struct certcheck_slot slot[CERTCHECK_SLOTS];
 	unsigned next;
 };
@@ -88,16 +85,13 @@ certcheck_load(struct certcheck *cc)
 	cc->store = st;
 }
 
+/* Two stat calls a request: a new crl.pem counts from the next request,
+ * with no window in which a cached answer outlives it. */
 static void
-certcheck_refresh(struct certcheck *cc, int64_t now)
+certcheck_refresh(struct certcheck *cc)
 {
-	bool ca, crl;
+	bool ca = certcheck_changed(&cc->ca), crl = certcheck_changed(&cc->crl);
 
-	if (cc->checked_ms != 0 && now - cc->checked_ms < CERTCHECK_STAT_MS)
-		return;
-	cc->checked_ms = now;
-	ca = certcheck_changed(&cc->ca);
-	crl = certcheck_changed(&cc->crl);
 	if (ca || crl || cc->store == NULL)
 		certcheck_load(cc);
 }
@@ -170,7 +164,7 @@ certcheck_verify(struct certcheck *cc, X509 *crt, const char **why)
 	int64_t now = mono_ms();
 	struct certcheck_slot *s;
 
-	certcheck_refresh(cc, now);
+	certcheck_refresh(cc);
 	if (cc->store == NULL) {
 		*why = "the CA certificate cannot be read";
 		return -1;

@@ -7,8 +7,8 @@
  * FastCGI straight to the socket passes whatever params it likes.
  *
  * A verified certificate is remembered by its SHA-256 fingerprint for a few
- * seconds (signature checks are the cost); a change to ca.crt or crl.pem
- * forgets every one.  The RA's own revocation records are not looked at
+ * seconds (signature checks are the cost); a change to ca.crt or crl.pem,
+ * looked for on every call, forgets every one.  The RA's own revocation records are not looked at
  * here: the caller asks the store on every request.
  */
 #ifndef UPKI_CERTCHECK_H

@@ -65,8 +65,8 @@ front_path(const struct config *cfg, char *out, size_t outlen)
 	const char *dir = getenv("CREDENTIALS_DIRECTORY");
 	int n;
 
-	if (cfg->fcgi_secret_file[0] != '\0')
-		n = snprintf(out, outlen, "%s", cfg->fcgi_secret_file);
+	if (cfg->fcgi_auth_file[0] != '\0')
+		n = snprintf(out, outlen, "%s", cfg->fcgi_auth_file);
 	else if (dir != NULL)
 		n = snprintf(out, outlen, "%s/fcgi-secret", dir);
 	else
@@ -82,7 +82,7 @@ front_secret_load(const struct config *cfg)
 	int rc;
 
 	if (front_path(cfg, path, sizeof(path)) != 0) {
-		log_error("no FastCGI secret: set UPKI_RA_FCGI_SECRET_FILE to nginx's "
+		log_error("no FastCGI secret: set UPKI_RA_FCGI_AUTH_FILE to nginx's "
 		    "include file of it, or give the systemd credential 'fcgi-secret'");
 		return -1;
 	}

@@ -261,7 +261,7 @@ class Stack:
 
     def write_front_secret(self):
         """A new FastCGI secret, as `make install` makes it: the nginx include
-        file, mode 0600; the RA reads it too (UPKI_RA_FCGI_SECRET_FILE)."""
+        file, mode 0600; the RA reads it too (UPKI_RA_FCGI_AUTH_FILE)."""
         secret = secrets.token_hex(32)
         path = self.front_secret_file
         if os.path.exists(path):
@@ -289,7 +289,7 @@ class Stack:
             "UPKI_RA_LISTEN": self.fcgi_socket,
             "UPKI_CA_SEED": self.seed,
             "UPKI_RA_NGINX_PID": os.path.join(self.nginx_dir, "nginx.pid"),
-            "UPKI_RA_FCGI_SECRET_FILE": self.front_secret_file,
+            "UPKI_RA_FCGI_AUTH_FILE": self.front_secret_file,
         })
         env.update(self.extra_env)
         env.update(overrides)
