@@ -24,13 +24,16 @@ struct ra_ctx {
 
 /* Commands (main.c dispatches); each returns the process exit code. */
 int cmd_init(const struct config *cfg);
-int cmd_register(const struct config *cfg, const char *seed);
+/* register and start wipe the seed they were given (argv memory) once read. */
+int cmd_register(const struct config *cfg, char *seed);
 int cmd_serve(const struct config *cfg);
-int cmd_start(const struct config *cfg);
+int cmd_start(const struct config *cfg, char *seed);
 int cmd_crl(const struct config *cfg);
 int cmd_admin(const struct config *cfg, const char *action, const char *dn);
 
 /* Bootstrap pieces shared by init, register and start (bootstrap.c). */
+/* Zeroes a variable's value in place, then removes it. */
+void ra_env_forget(const char *name);
 int ra_data_dir_init(const struct config *cfg);
 int ra_store_path(const struct config *cfg, char *out, size_t outlen);
 /* Fetches the CRL with `task` (get_crl or generate_crl) and writes crl.pem. */

@@ -31,6 +31,10 @@ cmd_serve(const struct config *cfg)
 
 	if (ra_data_dir_init(cfg) != 0 || front_secret_load(cfg) != 0)
 		return 1;
+	/* What the children must not inherit: the seed (serve run with it in
+	 * its environment) and the way to systemd's credentials. */
+	ra_env_forget("UPKI_CA_SEED");
+	ra_env_forget("CREDENTIALS_DIRECTORY");
 	/* Before fork: every worker must accept the nonces of every other,
 	 * be able to wake every validator, and every writer the others. */
 	if (nonce_init() != 0) {
