@@ -23,17 +23,20 @@ One stack for the module.  The identities:
 """
 
 import json
+import subprocess
+import types
 import urllib.parse
 
 import pytest
 
-from conftest import finish_stack, make_stack, wait_until
+from conftest import finish_stack, free_port, make_stack, wait_until
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from mtls_helpers import (call, ca_call, ca_data, enrol, error_json, expired_identity, fcgi,
+from mtls_helpers import (RA, call, ca_call, ca_data, enrol, error_json, expired_identity, fcgi,
                           generate_identity, own_ca_identity, ra_admin, same_serial,
                           self_signed_identity, snapshot, subject, success_json,
                           unrelated_identity)
+from stack import port_open
 
 # -- the matrix -------------------------------------------------------------------
 
@@ -307,6 +310,27 @@ def test_worker_refuses_a_peer_without_the_front_secret(ids, secret):
     log = open(s.log_path("ra"), errors="replace").read()
     assert "not from the trusted nginx" in log
     assert s.front_secret not in log
+
+
+def test_tcp_listen_needs_the_front_secret_too(ids):
+    s = ids.stack
+    port = free_port()
+    log = open(s.log_path("ra-tcp"), "ab")
+    ra = subprocess.Popen([RA, "serve", "--listen", f"127.0.0.1:{port}", "--workers", "1",
+                           "--spare-workers", "0", "--validators", "1"],
+                          env=s.ra_env(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                          start_new_session=True)
+    try:
+        assert wait_until(lambda: port_open("127.0.0.1", port), 20)
+        tcp = types.SimpleNamespace(ra_port=s.ra_port, fcgi_socket=f"127.0.0.1:{port}",
+                                    front_secret=s.front_secret)
+        for given in (None, "0" * len(s.front_secret)):
+            r = fcgi(tcp, "GET", "/api/v1/nodes", verified(ids.admin), secret=given)
+            assert r.status == 403 and r.json()["message"] == FRONT_REFUSAL, r.body
+        assert fcgi(tcp, "GET", "/api/v1/nodes", verified(ids.admin)).status == 200
+    finally:
+        ra.terminate()
+        assert ra.wait(20) == 0
 
 
 def test_nginx_sends_the_front_secret_and_the_worker_never_shows_it(ids):
