@@ -17,7 +17,7 @@
 #define CERTCHECK_DEPTH 2
 
 struct certcheck_file {
-	const char *path;
+	char *path;
 	bool present;
 	ino_t ino;
 	off_t size;
@@ -103,8 +103,10 @@ certcheck_new(const char *ca_path, const char *crl_path)
 
 	if (cc == NULL)
 		return NULL;
-	cc->ca.path = ca_path;
-	cc->crl.path = crl_path;
+	if ((cc->ca.path = strdup(ca_path)) == NULL || (cc->crl.path = strdup(crl_path)) == NULL) {
+		certcheck_free(cc);
+		return NULL;
+	}
 	return cc;
 }
 
@@ -114,6 +116,8 @@ certcheck_free(struct certcheck *cc)
 	if (cc == NULL)
 		return;
 	certcheck_forget(cc);
+	free(cc->ca.path);
+	free(cc->crl.path);
 	free(cc);
 }
 

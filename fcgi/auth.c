@@ -19,8 +19,6 @@
 static char (*auth_ca_admins)[DN_MAX];
 static int auth_ca_nadmins;
 static time_t auth_ca_fetched;
-/* The files the client-certificate checker watches, for the process's life. */
-static char *auth_ca_path, *auth_crl_path;
 
 void
 auth_identity_free(struct auth_identity *id)
@@ -37,10 +35,9 @@ auth_checker(struct ra_ctx *ctx)
 	if (ctx->clients != NULL)
 		return ctx->clients;
 	if (config_path(ctx->cfg, "ca.crt", ca, sizeof(ca)) != 0 ||
-	    config_path(ctx->cfg, "crl.pem", crl, sizeof(crl)) != 0 ||
-	    (auth_ca_path = strdup(ca)) == NULL || (auth_crl_path = strdup(crl)) == NULL)
+	    config_path(ctx->cfg, "crl.pem", crl, sizeof(crl)) != 0)
 		return NULL;
-	ctx->clients = certcheck_new(auth_ca_path, auth_crl_path);
+	ctx->clients = certcheck_new(ca, crl);
 	return ctx->clients;
 }
 
