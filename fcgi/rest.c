@@ -48,8 +48,10 @@ void
 rest_ca_failed(struct http_response *resp, enum ca_result r, const char *msg)
 {
 	if (r == CA_ERR_UNREACHABLE) {
+		/* Why names the CA's address: for the log, not the caller. */
+		log_warn("the CA does not answer: %s", msg);
 		http_header_add(resp, "Retry-After", "30");
-		http_rest_error(resp, 503, "CA unavailable: %s", msg);
+		http_rest_error(resp, 503, "CA unavailable; try again");
 	} else {
 		http_rest_error(resp, 502, "CA error: %s", msg);
 	}

@@ -18,7 +18,8 @@
 /* The JSON object of the body, or NULL with a 400 (or 415) in resp. */
 json_object *rest_body(const struct http_request *req, struct http_response *resp);
 void rest_store_failed(struct http_response *resp);
-/* 503 with Retry-After for a CA that does not answer, 502 otherwise. */
+/* 503 with Retry-After for a CA that does not answer (why is logged, not
+ * told), 502 otherwise. */
 void rest_ca_failed(struct http_response *resp, enum ca_result r, const char *msg);
 /* Letters, digits and ._- only, 1 to 64 of them: profile names. */
 bool rest_name_ok(const char *s);

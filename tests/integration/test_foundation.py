@@ -250,6 +250,7 @@ def test_health_503_when_the_ca_is_down(stack):
         assert str(stack.ca_port) not in r.body.decode() and stack.ca_host not in r.body.decode()
         r = get(stack, "/api/v1/public/profiles")
         assert r.status == 503 and r.header("retry-after")
+        assert str(stack.ca_port) not in r.body.decode(), r.body
     finally:
         stack.start_devca()
     assert get(stack, "/api/v1/public/health").status == 200
