@@ -32,7 +32,6 @@ struct certcheck_slot {
 struct certcheck {
 	struct certcheck_file ca, crl;
 	X509_STORE *store;              /* NULL: ca.crt cannot be read */
-	bool have_crl;
 	struct certcheck_slot slot[CERTCHECK_SLOTS];
 	unsigned next;
 };
@@ -62,7 +61,6 @@ certcheck_forget(struct certcheck *cc)
 	memset(cc->slot, 0, sizeof(cc->slot));
 	X509_STORE_free(cc->store);
 	cc->store = NULL;
-	cc->have_crl = false;
 }
 
 static void
@@ -77,8 +75,7 @@ certcheck_load(struct certcheck *cc)
 	}
 	/* A CRL that does not load is as good as none: the store's own
 	 * records still stop what the RA revoked. */
-	cc->have_crl = cc->crl.present && X509_STORE_load_file(st, cc->crl.path) == 1;
-	if (cc->have_crl)
+	if (cc->crl.present && X509_STORE_load_file(st, cc->crl.path) == 1)
 		X509_STORE_set_flags(st, X509_V_FLAG_CRL_CHECK);
 	X509_STORE_set_purpose(st, X509_PURPOSE_SSL_CLIENT);
 	X509_STORE_set_depth(st, CERTCHECK_DEPTH);
@@ -121,14 +118,23 @@ certcheck_free(struct certcheck *cc)
 	free(cc);
 }
 
-static struct certcheck_slot *
-certcheck_find(struct certcheck *cc, const unsigned char *md, int64_t now)
+static bool
+certcheck_cached(const struct certcheck *cc, const unsigned char *md, int64_t now)
 {
 	for (int i = 0; i < CERTCHECK_SLOTS; i++)
 		if (cc->slot[i].until_ms > now &&
 		    memcmp(cc->slot[i].md, md, SHA256_DIGEST_LENGTH) == 0)
-			return &cc->slot[i];
-	return NULL;
+			return true;
+	return false;
+}
+
+static void
+certcheck_remember(struct certcheck *cc, const unsigned char *md, int64_t now)
+{
+	struct certcheck_slot *s = &cc->slot[cc->next++ % CERTCHECK_SLOTS];
+
+	memcpy(s->md, md, SHA256_DIGEST_LENGTH);
+	s->until_ms = now + CERTCHECK_CACHE_S * 1000;
 }
 
 /* The extended key usage must be there and name clientAuth: the purpose
@@ -166,7 +172,6 @@ certcheck_verify(struct certcheck *cc, X509 *crt, const char **why)
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	int64_t now = mono_ms();
-	struct certcheck_slot *s;
 
 	certcheck_refresh(cc);
 	if (cc->store == NULL) {
@@ -182,7 +187,7 @@ certcheck_verify(struct certcheck *cc, X509 *crt, const char **why)
 		return -1;
 	}
 	/* A cached answer still needs the dates: it may expire meanwhile. */
-	if (certcheck_find(cc, md, now) != NULL) {
+	if (certcheck_cached(cc, md, now)) {
 		if (X509_cmp_current_time(X509_get0_notAfter(crt)) > 0)
 			return 0;
 		*why = "certificate has expired";
@@ -190,8 +195,6 @@ certcheck_verify(struct certcheck *cc, X509 *crt, const char **why)
 	}
 	if (certcheck_chain(cc, crt, why) != 0)
 		return -1;
-	s = &cc->slot[cc->next++ % CERTCHECK_SLOTS];
-	memcpy(s->md, md, SHA256_DIGEST_LENGTH);
-	s->until_ms = now + CERTCHECK_CACHE_S * 1000;
+	certcheck_remember(cc, md, now);
 	return 0;
 }

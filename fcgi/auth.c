@@ -66,8 +66,8 @@ int
 auth_client(struct ra_ctx *ctx, const struct http_request *req, struct auth_identity *id,
     struct http_response *resp)
 {
-	struct certcheck *cc = auth_checker(ctx);
-	const char *why = NULL;
+	struct certcheck *cc;
+	const char *why = "out of memory";
 
 	memset(id, 0, sizeof(*id));
 	if (req->client_verify == NULL || strcmp(req->client_verify, "SUCCESS") != 0 ||
@@ -78,23 +78,22 @@ auth_client(struct ra_ctx *ctx, const struct http_request *req, struct auth_iden
 	if ((id->cert = dn_client_cert(req->client_cert)) == NULL ||
 	    dn_from_cert(id->cert, id->dn, sizeof(id->dn)) != 0 ||
 	    cert_serial_hex(id->cert, id->serial, sizeof(id->serial)) != 0) {
-		auth_identity_free(id);
 		http_rest_error(resp, 401, "the client certificate could not be read");
-		return -1;
+		goto fail;
 	}
 	if (cert_common_name(id->cert, id->cn, sizeof(id->cn)) != 0)
 		id->cn[0] = '\0';
-	if (cc == NULL)
-		why = "out of memory";
-	if (why != NULL || certcheck_verify(cc, id->cert, &why) != 0 ||
+	if ((cc = auth_checker(ctx)) == NULL || certcheck_verify(cc, id->cert, &why) != 0 ||
 	    auth_not_revoked(ctx, id->serial, &why) != 0) {
 		log_warn("refused %.16s %.128s to %s (serial %s): %s", req->method, req->path,
 		    id->dn, id->serial, why);
 		http_rest_error(resp, 403, "the client certificate is not accepted: %s", why);
-		auth_identity_free(id);
-		return -1;
+		goto fail;
 	}
 	return 0;
+fail:
+	auth_identity_free(id);
+	return -1;
 }
 
 void
