@@ -390,6 +390,22 @@ def test_install_makes_a_random_fastcgi_secret_once(tmp_path):
     assert r.returncode == 1 and "FastCGI secret" in r.stderr, r
 
 
+@pytest.mark.parametrize("text", [
+    "", "# only a comment\n", "fastcgi_param UPKI_RA_SECRET short;\n",
+    f"fastcgi_param UPKI_RA_SECRET {'a' * 64}\n",
+    f"fastcgi_param UPKI_RA_SECRET {'a' * 64};\nfastcgi_param UPKI_RA_SECRET {'b' * 64};\n",
+    f"fastcgi_param OTHER {'a' * 64};\n", f"fastcgi_param UPKI_RA_SECRET \"{'a' * 64}\";\n"],
+    ids=["empty", "comment", "short", "no-semicolon", "twice", "other-param", "quoted"])
+def test_serve_refuses_a_fastcgi_secret_file_it_cannot_read_as_one_token(tmp_path, text):
+    path = tmp_path / "secret.conf"
+    path.write_text(text)
+    r = subprocess.run([RA_BIN, "serve", "--data-dir", str(tmp_path / "d"),
+                        "--listen", str(tmp_path / "s.sock"), "--fcgi-auth-file", str(path)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "not one line" in r.stderr, r
+    assert not os.path.exists(tmp_path / "s.sock")
+
+
 # -- uninstall -----------------------------------------------------------------------
 
 def test_uninstall_removes_everything_but_the_data_directory(tmp_path):
