@@ -129,6 +129,7 @@ RA_UNITS      := upki-ra.socket upki-ra.service upki-ra-crl.service upki-ra-crl.
                  upki-ra-nginx-reload.path upki-ra-nginx-reload.service
 RA_SITE       := $(NGINXDIR)/sites-available/upki-ra
 RA_SNIPPET    := $(NGINXDIR)/snippets/upki-ra-fastcgi.conf
+RA_SECRET     := $(NGINXDIR)/snippets/upki-ra-secret.conf
 RA_ENV        := $(CONFDIR)/upki-ra.env
 RA_TLS_ON     := $(filter 1 true yes on,$(UPKI_RA_TLS))
 
@@ -137,7 +138,7 @@ RA_TLS_ON     := $(filter 1 true yes on,$(UPKI_RA_TLS))
 ra_render = sed -e '$(if $(RA_TLS_ON),s|^@TLS@||,/^@TLS@/d)' \
 	-e 's|@BINDIR@|$(BINDIR)|g' -e 's|@CONFDIR@|$(CONFDIR)|g' \
 	-e 's|@DATA_DIR@|$(RA_DATA_DIR)|g' -e 's|@FCGI_SOCKET@|$(FCGI_SOCKET)|g' \
-	-e 's|@PARAMS@|$(RA_SNIPPET)|g' -e 's|@SERVER_NAME@|$(SERVER_NAME)|g' \
+	-e 's|@PARAMS@|$(RA_SNIPPET)|g' -e 's|@SECRET@|$(RA_SECRET)|g' -e 's|@SERVER_NAME@|$(SERVER_NAME)|g' \
 	-e 's|@LISTEN@|$(UPKI_RA_PORT)|g' -e 's|@TLS_FLAG@|$(if $(RA_TLS_ON),ssl)|g' \
 	-e 's|@RA_PORT@|$(UPKI_RA_PORT)|g' -e 's|@RA_TLS@|$(if $(RA_TLS_ON),true,false)|g' $(1)
 # Renders $(1) to $(2) with mode $(3), refusing to leave a placeholder
@@ -154,6 +155,14 @@ install: all
 	install -m 0755 $(RA_BIN) $(DESTDIR)$(BINDIR)/upki-ra
 	install -m 0644 man/upki-ra.8 $(DESTDIR)$(MANDIR)/man8/upki-ra.8
 	install -m 0644 nginx/fastcgi-params.conf $(DESTDIR)$(RA_SNIPPET)
+	@# The FastCGI secret: made once, kept across installs; root only (nginx
+	@# reads it as root, systemd hands it to the service as a credential).
+	@if [ -e $(DESTDIR)$(RA_SECRET) ]; then \
+	    echo "install: keeping the existing $(DESTDIR)$(RA_SECRET)"; \
+	else echo "make the FastCGI secret -> $(DESTDIR)$(RA_SECRET)"; \
+	    (umask 077 && printf 'fastcgi_param UPKI_RA_SECRET %s;\n' \
+	        "$$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" >$(DESTDIR)$(RA_SECRET).tmp) && \
+	    chmod 0600 $(DESTDIR)$(RA_SECRET).tmp && mv -f $(DESTDIR)$(RA_SECRET).tmp $(DESTDIR)$(RA_SECRET); fi
 	@echo "render nginx/upki-ra.conf.in -> $(DESTDIR)$(RA_SITE)"
 	@$(call ra_install_rendered,nginx/upki-ra.conf.in,$(DESTDIR)$(RA_SITE),0644)
 	@set -e; for u in $(RA_UNITS); do \
@@ -203,7 +212,7 @@ uninstall:
 	        2>/dev/null || true; \
 	fi
 	rm -f $(DESTDIR)$(BINDIR)/upki-ra $(DESTDIR)$(MANDIR)/man8/upki-ra.8
-	rm -f $(DESTDIR)$(RA_SITE) $(DESTDIR)$(RA_SNIPPET)
+	rm -f $(DESTDIR)$(RA_SITE) $(DESTDIR)$(RA_SNIPPET) $(DESTDIR)$(RA_SECRET)
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(RA_UNITS))
 	@# An enabled site left pointing at nothing would stop nginx from starting.
 	@l=$(DESTDIR)$(NGINXDIR)/sites-enabled/upki-ra; \
@@ -269,7 +278,8 @@ FUZZ_CC      ?= clang-14
 FUZZ_BUILD   ?= $(BUILD)/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 2
-FUZZ_ALL     := fuzz_jws fuzz_acme_body fuzz_csr fuzz_dn fuzz_router fuzz_ca_reply
+FUZZ_ALL     := fuzz_jws fuzz_acme_body fuzz_csr fuzz_dn fuzz_router fuzz_ca_reply \
+                fuzz_clientcert
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 $(FUZZ_SAN) \

@@ -50,6 +50,7 @@ static const struct config_key config_keys[] = {
 	I("rate-orders", "UPKI_RA_RATE_ORDERS", rate_orders, "300", 0, 1000000),
 	S("tos-url", "UPKI_RA_TOS_URL", tos_url, ""),
 	S("listen", "UPKI_RA_LISTEN", listen, ""),
+	S("fcgi-auth-file", "UPKI_RA_FCGI_AUTH_FILE", fcgi_auth_file, ""),
 	I("workers", "UPKI_RA_WORKERS", workers, CONFIG_CPUS, 1, 256),
 	I("spare-workers", "UPKI_RA_SPARE_WORKERS", spare_workers, "1", 0, 64),
 	I("validators", "UPKI_RA_VALIDATORS", validators, "2", 1, 64),

@@ -42,6 +42,7 @@ struct config {
 	int admin_cache_s;                 /* how long the CA's admin list is kept */
 	char tos_url[CONFIG_STR];
 	char listen[CONFIG_STR]; /* FastCGI socket; empty = <data_dir>/fcgi.sock */
+	char fcgi_auth_file[CONFIG_STR]; /* nginx's include file of the secret */
 	int workers;
 	int spare_workers;      /* answer one request per connection, keep none */
 	char log_level[16];

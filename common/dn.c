@@ -13,9 +13,12 @@
 
 #define DN_MAX_RDNS 32
 
+/* One attribute; plus: it belongs to the RDN of the attribute before it
+ * (a multi-valued RDN, written "/K=V+K2=V2" and "K2=V2+K=V"). */
 struct dn_rdn {
 	char key[32];
 	char value[256];
+	bool plus;
 };
 
 /* Attribute names in the spelling OpenSSL's one-line form uses. */
@@ -36,14 +39,57 @@ dn_key_normalise(char *key)
 }
 
 static int
-dn_join(const struct dn_rdn *rdns, int n, bool reverse, char *out, size_t outlen)
+dn_rdn_cmp(const void *a, const void *b)
+{
+	const struct dn_rdn *x = a, *y = b;
+	int c = strcmp(x->key, y->key);
+
+	return c != 0 ? c : strcmp(x->value, y->value);
+}
+
+/* Puts the attributes in certificate order (RFC 2253 text lists them in
+ * reverse, multi-valued RDNs included), then sorts the attributes of each
+ * multi-valued RDN: a SET has no order, so every spelling of one gets the
+ * same canonical form. */
+static void
+dn_order(struct dn_rdn *rdns, int n, bool reverse)
+{
+	bool plus[DN_MAX_RDNS];
+	int start = 0;
+
+	if (reverse) {
+		for (int i = 0; i < n; i++)
+			plus[i] = i > 0 && rdns[n - i].plus;
+		for (int i = 0; i < n / 2; i++) {
+			struct dn_rdn t = rdns[i];
+
+			rdns[i] = rdns[n - 1 - i];
+			rdns[n - 1 - i] = t;
+		}
+		for (int i = 0; i < n; i++)
+			rdns[i].plus = plus[i];
+	}
+	for (int i = 1; i <= n; i++) {
+		if (i < n && rdns[i].plus)
+			continue;
+		qsort(rdns + start, (size_t)(i - start), sizeof(rdns[0]), dn_rdn_cmp);
+		for (int k = start; k < i; k++)
+			rdns[k].plus = k > start;
+		start = i;
+	}
+}
+
+static int
+dn_join(struct dn_rdn *rdns, int n, bool reverse, char *out, size_t outlen)
 {
 	size_t len = 0;
 
 	out[0] = '\0';
+	dn_order(rdns, n, reverse);
 	for (int i = 0; i < n; i++) {
-		const struct dn_rdn *r = &rdns[reverse ? n - 1 - i : i];
-		int w = snprintf(out + len, outlen - len, "/%s=%s", r->key, r->value);
+		const struct dn_rdn *r = &rdns[i];
+		int w = snprintf(out + len, outlen - len, "%c%s=%s", r->plus ? '+' : '/',
+		    r->key, r->value);
 
 		if (w < 0 || (size_t)w >= outlen - len)
 			return -1;
@@ -53,7 +99,7 @@ dn_join(const struct dn_rdn *rdns, int n, bool reverse, char *out, size_t outlen
 }
 
 /* Reads one attribute value of RFC 2253 text, undoing its escapes;
- * stops at an unescaped ',' (or '+', which we treat alike).  Unescaped
+ * stops at an unescaped ',' or '+' (the next attribute of the same RDN).  Unescaped
  * spaces around the value are not part of it; an escaped one is ("CN=a\ "
  * is nginx's spelling of the value "a "). */
 static const char *
@@ -79,8 +125,8 @@ dn_read_value(const char *p, char *out, size_t outlen)
 				return NULL;
 			}
 		}
-		if (c == '\0' || c == '/' || n + 1 >= outlen)
-			return NULL;    /* '/' would break the canonical form */
+		if (c == '\0' || c == '/' || c == '+' || n + 1 >= outlen)
+			return NULL;    /* '/' and '+' would break the canonical form */
 		out[n++] = c;
 		if (escaped)
 			kept = n;
@@ -95,6 +141,7 @@ static int
 dn_parse_rfc2253(const char *in, struct dn_rdn *rdns, int *n)
 {
 	const char *p = in;
+	bool plus = false;
 
 	*n = 0;
 	while (*p != '\0') {
@@ -104,6 +151,7 @@ dn_parse_rfc2253(const char *in, struct dn_rdn *rdns, int *n)
 		if (*n == DN_MAX_RDNS)
 			return -1;
 		r = &rdns[(*n)++];
+		r->plus = plus;
 		while (*p == ' ')
 			p++;
 		k = strcspn(p, "=");
@@ -117,16 +165,18 @@ dn_parse_rfc2253(const char *in, struct dn_rdn *rdns, int *n)
 		dn_key_normalise(r->key);
 		if ((p = dn_read_value(p + k + 1, r->value, sizeof(r->value))) == NULL)
 			return -1;
+		plus = *p == '+';
 		if (*p == ',' || *p == '+')
 			p++;
 	}
-	return *n > 0 ? 0 : -1;
+	return *n > 0 && !plus ? 0 : -1;
 }
 
 static int
 dn_parse_slash(const char *in, struct dn_rdn *rdns, int *n)
 {
 	const char *p = in + 1;
+	bool plus = false;
 
 	*n = 0;
 	while (*p != '\0') {
@@ -136,23 +186,25 @@ dn_parse_slash(const char *in, struct dn_rdn *rdns, int *n)
 		if (*n == DN_MAX_RDNS)
 			return -1;
 		r = &rdns[(*n)++];
-		k = strcspn(p, "=/");
+		r->plus = plus;
+		k = strcspn(p, "=/+");
 		if (p[k] != '=' || k == 0 || k >= sizeof(r->key))
 			return -1;
 		memcpy(r->key, p, k);
 		r->key[k] = '\0';
 		dn_key_normalise(r->key);
 		p += k + 1;
-		v = strcspn(p, "/");
+		v = strcspn(p, "/+");
 		if (v == 0 || v >= sizeof(r->value))
 			return -1;
 		memcpy(r->value, p, v);
 		r->value[v] = '\0';
 		p += v;
-		if (*p == '/')
+		plus = *p == '+';
+		if (*p == '/' || *p == '+')
 			p++;
 	}
-	return *n > 0 ? 0 : -1;
+	return *n > 0 && !plus ? 0 : -1;
 }
 
 int
@@ -176,7 +228,7 @@ dn_from_cert(const X509 *crt, char *out, size_t outlen)
 {
 	const X509_NAME *name = X509_get_subject_name(crt);
 	struct dn_rdn rdns[DN_MAX_RDNS];
-	int n = X509_NAME_entry_count(name);
+	int n = X509_NAME_entry_count(name), set = -1;
 
 	if (n <= 0 || n > DN_MAX_RDNS)
 		return -1;
@@ -186,8 +238,11 @@ dn_from_cert(const X509 *crt, char *out, size_t outlen)
 		unsigned char *utf8 = NULL;
 		int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e));
 		bool bad = nid == NID_undef || len <= 0 || (size_t)len >= sizeof(rdns[i].value) ||
-		    memchr(utf8, '/', (size_t)len) != NULL || memchr(utf8, '\0', (size_t)len) != NULL;
+		    memchr(utf8, '/', (size_t)len) != NULL || memchr(utf8, '+', (size_t)len) != NULL ||
+		    memchr(utf8, '\0', (size_t)len) != NULL;
 
+		rdns[i].plus = X509_NAME_ENTRY_set(e) == set;
+		set = X509_NAME_ENTRY_set(e);
 		if (!bad) {
 			snprintf(rdns[i].key, sizeof(rdns[i].key), "%s", OBJ_nid2sn(nid));
 			dn_key_normalise(rdns[i].key);

@@ -203,9 +203,10 @@ acme_issue_failed(struct ra_ctx *ctx, const struct store_order *o, enum issue_re
 	default:
 		break;
 	}
+	/* msg names the CA's address: issue_certificate logged it. */
 	http_header_add(resp, "Retry-After", "30");
 	acme_problem(resp, 500, ACME_ERR("serverInternal"), NULL,
-	    "the CA is unavailable (%s); finalize again later", msg);
+	    "the CA is unavailable; finalize again later");
 }
 
 int

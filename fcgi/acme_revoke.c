@@ -158,12 +158,15 @@ acme_revoke_failed(enum revoke_result r, const char *msg, struct http_response *
 		return;
 	case REVOKE_STORE:
 		http_header_add(resp, "Retry-After", "5");
-		break;
+		acme_problem(resp, 500, ACME_ERR("serverInternal"), NULL, "%s", msg);
+		return;
 	case REVOKE_CA_DOWN:
-		http_header_add(resp, "Retry-After", "30");
 		break;
 	}
-	acme_problem(resp, 500, ACME_ERR("serverInternal"), NULL, "revocation failed: %s", msg);
+	/* msg names the CA's address: revoke.c logged it. */
+	http_header_add(resp, "Retry-After", "30");
+	acme_problem(resp, 500, ACME_ERR("serverInternal"), NULL,
+	    "the CA is unavailable; revoke again later");
 }
 
 HANDLER(acme_revoke)

@@ -1,15 +1,18 @@
 #include "auth.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "cert.h"
+#include "certcheck.h"
 #include "jsonx.h"
 #include "log.h"
 #include "rest.h"
 #include "store_admin.h"
+#include "store_cert.h"
 
 #define AUTH_MAX_CA_ADMINS 256
 
@@ -25,33 +28,78 @@ auth_identity_free(struct auth_identity *id)
 	id->cert = NULL;
 }
 
+static struct certcheck *
+auth_checker(struct ra_ctx *ctx)
+{
+	char ca[PATH_MAX], crl[PATH_MAX];
+
+	if (ctx->clients != NULL)
+		return ctx->clients;
+	if (config_path(ctx->cfg, "ca.crt", ca, sizeof(ca)) != 0 ||
+	    config_path(ctx->cfg, "crl.pem", crl, sizeof(crl)) != 0)
+		return NULL;
+	ctx->clients = certcheck_new(ca, crl);
+	return ctx->clients;
+}
+
+/* The RA's own records: what it revoked is refused at once, before the CA's
+ * CRL says so and whatever TLS session nginx resumed.  1 revoked, -1 the
+ * records cannot be read now (refused too, as a failure that may pass). */
+static int
+auth_not_revoked(struct ra_ctx *ctx, const char *serial, const char **why)
+{
+	struct store_cert c;
+	int rc = store_cert_by_serial(ctx->store, serial, &c);
+
+	if (rc < 0) {
+		*why = "the RA's records cannot be read";
+		return -1;
+	}
+	if (rc > 0)
+		return 0;       /* not one the RA issued: ca.crt and crl.pem decide */
+	rc = strcmp(c.status, "revoked") == 0 ? 1 : 0;
+	if (rc != 0)
+		*why = "certificate revoked";
+	store_cert_free(&c);
+	return rc;
+}
+
 int
-auth_client(const struct http_request *req, struct auth_identity *id,
+auth_client(struct ra_ctx *ctx, const struct http_request *req, struct auth_identity *id,
     struct http_response *resp)
 {
+	struct certcheck *cc;
+	const char *why = "out of memory";
+	int revoked = 0;
+
 	memset(id, 0, sizeof(*id));
-	if (req->client_verify == NULL || strcmp(req->client_verify, "SUCCESS") != 0) {
+	if (req->client_verify == NULL || strcmp(req->client_verify, "SUCCESS") != 0 ||
+	    req->client_cert == NULL || *req->client_cert == '\0') {
 		http_rest_error(resp, 401, "a verified client certificate is required");
 		return -1;
 	}
-	if (req->client_cert != NULL && *req->client_cert != '\0') {
-		if ((id->cert = dn_client_cert(req->client_cert)) == NULL ||
-		    dn_from_cert(id->cert, id->dn, sizeof(id->dn)) != 0 ||
-		    cert_serial_hex(id->cert, id->serial, sizeof(id->serial)) != 0)
-			goto bad;
-		if (cert_common_name(id->cert, id->cn, sizeof(id->cn)) != 0)
-			id->cn[0] = '\0';
-		return 0;
+	if ((id->cert = dn_client_cert(req->client_cert)) == NULL ||
+	    dn_from_cert(id->cert, id->dn, sizeof(id->dn)) != 0 ||
+	    cert_serial_hex(id->cert, id->serial, sizeof(id->serial)) != 0) {
+		http_rest_error(resp, 401, "the client certificate could not be read");
+		goto fail;
 	}
-	if (req->client_dn == NULL || dn_canonical(req->client_dn, id->dn, sizeof(id->dn)) != 0)
-		goto bad;
-	if (req->client_serial == NULL ||
-	    rest_serial_canonical(req->client_serial, id->serial, sizeof(id->serial)) != 0)
-		id->serial[0] = '\0';
+	if (cert_common_name(id->cert, id->cn, sizeof(id->cn)) != 0)
+		id->cn[0] = '\0';
+	if ((cc = auth_checker(ctx)) == NULL || certcheck_verify(cc, id->cert, &why) != 0 ||
+	    (revoked = auth_not_revoked(ctx, id->serial, &why)) != 0) {
+		log_warn("refused %.16s %.128s to %s (serial %s): %s", req->method, req->path,
+		    id->dn, id->serial, why);
+		if (revoked < 0)
+			rest_store_failed(resp);
+		else
+			http_rest_error(resp, 403, "the client certificate is not accepted: %s",
+			    why);
+		goto fail;
+	}
 	return 0;
-bad:
+fail:
 	auth_identity_free(id);
-	http_rest_error(resp, 401, "the client certificate could not be read");
 	return -1;
 }
 

@@ -1,8 +1,10 @@
 /*
  * First boot: the data directory, the store, and registration with the CA.
- * Registration is the one exchange that carries the shared seed.  The seed
- * is sent to the CA and otherwise only ever lives in this process's memory:
- * it is never logged, written, or left in the environment of the workers.
+ * Registration is the one exchange that carries the shared seed.  `start`
+ * registers in a child process that exits before the master serves, so the
+ * seed, the request that carries it and the CA client's buffers are in no
+ * serving process; the master only wipes the seed from its command line and
+ * environment.  The seed is never logged or written.
  */
 #include <errno.h>
 #include <limits.h>
@@ -11,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <openssl/crypto.h>
@@ -113,25 +117,32 @@ ra_seed_credential(void)
 	return seed;
 }
 
-/*
- * The seed: --seed, else UPKI_CA_SEED, else the systemd credential.  The
- * environment copy is zeroed in place and removed, because
- * /proc/PID/environ shows that block to anyone who may read the process,
- * workers included.
- */
-static void
-ra_forget_seed_env(void)
+/* The value is zeroed in place before the variable goes: /proc/PID/environ
+ * shows the original block to anyone who may read the process, and forked
+ * children share it. */
+void
+ra_env_forget(const char *name)
 {
-	char *env = getenv("UPKI_CA_SEED");
+	char *value = getenv(name);
 
-	if (env == NULL)
+	if (value == NULL)
 		return;
-	OPENSSL_cleanse(env, strlen(env));
-	unsetenv("UPKI_CA_SEED");
+	OPENSSL_cleanse(value, strlen(value));
+	unsetenv(name);
 }
 
+/* --seed's value is argv memory, which /proc/PID/cmdline shows. */
+static void
+ra_forget_seed(char *given)
+{
+	if (given != NULL)
+		OPENSSL_cleanse(given, strlen(given));
+	ra_env_forget("UPKI_CA_SEED");
+}
+
+/* The seed: --seed, else UPKI_CA_SEED, else the systemd credential. */
 static char *
-ra_take_seed(const char *given)
+ra_take_seed(char *given)
 {
 	char *env = getenv("UPKI_CA_SEED"), *seed;
 
@@ -141,7 +152,7 @@ ra_take_seed(const char *given)
 		seed = strdup(env);
 	else
 		seed = ra_seed_credential();
-	ra_forget_seed_env();
+	ra_forget_seed(given);
 	return seed;
 }
 
@@ -223,7 +234,7 @@ done:
 }
 
 int
-cmd_register(const struct config *cfg, const char *given_seed)
+cmd_register(const struct config *cfg, char *given_seed)
 {
 	char *seed = ra_take_seed(given_seed);
 	int rc = 1;
@@ -253,23 +264,45 @@ ra_registered(const struct config *cfg)
 	    fs_exists(crt) && fs_exists(key);
 }
 
+/* `register` in a child process, which takes the seed to its end. */
+static int
+ra_register_child(const struct config *cfg, char *given_seed)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid < 0) {
+		log_error("cannot fork to register: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0)
+		exit(cmd_register(cfg, given_seed));
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			log_error("waiting for registration: %s", strerror(errno));
+			return -1;
+		}
+	}
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
 int
-cmd_start(const struct config *cfg)
+cmd_start(const struct config *cfg, char *given_seed)
 {
 	char path[PATH_MAX], msg[512];
 	struct ca_client *ca;
+	int rc;
 
 	if (!ra_registered(cfg)) {
 		log_info("ra.crt or ra.key missing in %s: registering with the CA",
 		    cfg->data_dir);
-		if (cmd_register(cfg, NULL) != 0)
-			return 1;
+		rc = ra_register_child(cfg, given_seed);
 	} else {
-		/* Not needed again; keep it out of the workers' environment. */
-		ra_forget_seed_env();
-		if (ra_data_dir_init(cfg) != 0)
-			return 1;
+		rc = ra_data_dir_init(cfg);
 	}
+	ra_forget_seed(given_seed);
+	if (rc != 0)
+		return 1;
 	/* nginx's ssl_crl needs the file before it starts; a CA that is down
 	 * now is not fatal, the CRL timer will fetch it later. */
 	if (config_path(cfg, "crl.pem", path, sizeof(path)) == 0 && !fs_exists(path) &&

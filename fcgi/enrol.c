@@ -6,6 +6,8 @@
  * atomic step (store_node_use_token), the CSR must name exactly the node's
  * CN and SANs, and the node's profile is used whatever the CSR asks.
  */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +80,18 @@ done:
 	return rc;
 }
 
+/* The node's token, checked before anything about the node is told: its
+ * names are compared only for a caller who holds it.  Using it stays the
+ * atomic store_node_use_token below. */
+static bool
+enrol_token_ok(const struct store_node *n, const char *hash, int64_t now)
+{
+	size_t len = strlen(hash);
+
+	return strlen(n->token_hash) == len && n->token_expires > now &&
+	    CRYPTO_memcmp(n->token_hash, hash, len) == 0;
+}
+
 static json_object *
 enrol_answer(const struct store_cert *c, struct ra_ctx *ctx)
 {
@@ -144,6 +158,10 @@ HANDLER(public_certify)
 	}
 	if (rc < 0) {
 		rest_store_failed(resp);
+		goto done;
+	}
+	if (!enrol_token_ok(&n, hash, time(NULL))) {
+		http_rest_error(resp, 403, "no valid enrolment token for this CSR");
 		goto done;
 	}
 	if (enrol_names_match(csr, &n, why, sizeof(why)) != 0) {

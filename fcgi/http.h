@@ -28,9 +28,7 @@ struct http_request {
 	const char *content_type;
 	/* From nginx's own variables, never from client headers (DESIGN.md). */
 	const char *client_verify;  /* SUCCESS, FAILED:reason, NONE, or NULL */
-	const char *client_dn;
 	const char *client_cert;    /* URL-encoded PEM, as nginx escapes it */
-	const char *client_serial;
 	const char *body;
 	size_t body_len;
 };

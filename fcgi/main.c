@@ -17,7 +17,7 @@ struct ra_args {
 	const char *command;
 	const char *operands[2];        /* admin ACTION [DN] */
 	int noperands;
-	const char *seed;       /* register --seed only */
+	char *seed;             /* register and start only */
 };
 
 /*
@@ -51,7 +51,8 @@ ra_usage(FILE *out)
 	    "              credential 'seed') and write\n"
 	    "              ra.crt, ra.key and ca.crt\n"
 	    "  serve       run the FastCGI master and its workers\n"
-	    "  start       register if ra.crt or ra.key is missing, then serve\n"
+	    "  start       register if ra.crt or ra.key is missing (in a child process:\n"
+	    "              the seed never reaches the workers), then serve\n"
 	    "  crl         fetch the CRL from the CA and write crl.pem\n"
 	    "  admin add|remove DN, admin list\n"
 	    "              the RA's own admin list (how the first admin is made)\n"
@@ -68,7 +69,7 @@ ra_parse_flag(struct config *cfg, struct ra_args *args, int argc, char **argv, i
     char *err, size_t errlen)
 {
 	char name[64];
-	const char *arg = argv[i] + 2, *eq = strchr(arg, '='), *value;
+	char *arg = argv[i] + 2, *eq = strchr(arg, '='), *value;
 	size_t n = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
 
 	if (n >= sizeof(name)) {
@@ -117,6 +118,11 @@ ra_parse_args(struct config *cfg, struct ra_args *args, int argc, char **argv,
 		snprintf(err, errlen, "no command given (try --help)");
 		return -1;
 	}
+	if (args->seed != NULL && strcmp(args->command, "register") != 0 &&
+	    strcmp(args->command, "start") != 0) {
+		snprintf(err, errlen, "--seed is only for register and start");
+		return -1;
+	}
 	return 0;
 }
 
@@ -161,7 +167,7 @@ main(int argc, char **argv)
 	if (strcmp(args.command, "serve") == 0)
 		return cmd_serve(&cfg);
 	if (strcmp(args.command, "start") == 0)
-		return cmd_start(&cfg);
+		return cmd_start(&cfg, args.seed);
 	if (strcmp(args.command, "crl") == 0)
 		return cmd_crl(&cfg);
 	if (strcmp(args.command, "admin") == 0)

@@ -37,10 +37,13 @@ HANDLER(public_health)
 		http_rest_data(resp, 200, data);
 		return;
 	}
+	/* The CA's address and the reason stay in the log: anyone may ask. */
+	if (!ca_ok)
+		log_warn("health: the CA does not answer: %s", msg);
 	o = json_object_new_object();
 	json_object_object_add(o, "status", json_object_new_string("error"));
 	json_object_object_add(o, "message", json_object_new_string(!store_ok ?
-	    "store unavailable" : msg));
+	    "store unavailable" : "CA unreachable"));
 	json_object_object_add(o, "data", data);
 	http_text(resp, 503, "application/json", jsonx_print(o));
 	json_object_put(o);

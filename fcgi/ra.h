@@ -9,6 +9,7 @@
 
 #include "ca.h"
 #include "cert.h"
+#include "certcheck.h"
 #include "config.h"
 #include "store.h"
 
@@ -20,17 +21,21 @@ struct ra_ctx {
 	struct store *store;
 	struct ca_client *ca;
 	struct cert_file ca_crt;        /* ca.crt: issue.c */
+	struct certcheck *clients;      /* client certificates: auth.c */
 };
 
 /* Commands (main.c dispatches); each returns the process exit code. */
 int cmd_init(const struct config *cfg);
-int cmd_register(const struct config *cfg, const char *seed);
+/* register and start wipe the seed they were given (argv memory) once read. */
+int cmd_register(const struct config *cfg, char *seed);
 int cmd_serve(const struct config *cfg);
-int cmd_start(const struct config *cfg);
+int cmd_start(const struct config *cfg, char *seed);
 int cmd_crl(const struct config *cfg);
 int cmd_admin(const struct config *cfg, const char *action, const char *dn);
 
 /* Bootstrap pieces shared by init, register and start (bootstrap.c). */
+/* Zeroes a variable's value in place, then removes it. */
+void ra_env_forget(const char *name);
 int ra_data_dir_init(const struct config *cfg);
 int ra_store_path(const struct config *cfg, char *out, size_t outlen);
 /* Fetches the CA's current CRL, or a fresh one, and writes crl.pem. */

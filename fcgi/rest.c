@@ -48,10 +48,13 @@ void
 rest_ca_failed(struct http_response *resp, enum ca_result r, const char *msg)
 {
 	http_header_add(resp, "Retry-After", "30");
-	if (r == CA_ERR_UNREACHABLE)
-		http_rest_error(resp, 503, "CA unavailable: %s", msg);
-	else
+	if (r == CA_ERR_UNREACHABLE) {
+		/* msg names the CA's address: for the log, not the caller. */
+		log_warn("the CA does not answer: %s", msg);
+		http_rest_error(resp, 503, "CA unavailable; try again");
+	} else {
 		http_rest_error(resp, 502, "CA error: %s", msg);
+	}
 }
 
 bool
@@ -225,8 +228,7 @@ rest_revoke_result(struct http_response *resp, enum revoke_result r, const char 
 	case REVOKE_OK:
 		return 0;
 	case REVOKE_CA_DOWN:
-		http_header_add(resp, "Retry-After", "30");
-		http_rest_error(resp, 503, "CA unavailable: %s", msg);
+		rest_ca_failed(resp, CA_ERR_UNREACHABLE, msg);
 		break;
 	case REVOKE_NOT_HELD:
 	case REVOKE_REFUSED:

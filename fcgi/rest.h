@@ -19,7 +19,8 @@
 /* The JSON object of the body, or NULL with a 400 (or 415) in resp. */
 json_object *rest_body(const struct http_request *req, struct http_response *resp);
 void rest_store_failed(struct http_response *resp);
-/* 503 for a CA that does not answer, 502 otherwise; both with Retry-After. */
+/* 503 for a CA that does not answer (why is logged, not told), 502
+ * otherwise; both with Retry-After. */
 void rest_ca_failed(struct http_response *resp, enum ca_result r, const char *msg);
 /* Letters, digits and ._- only, 1 to 64 of them: profile names. */
 bool rest_name_ok(const char *s);

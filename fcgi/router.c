@@ -168,7 +168,7 @@ router_method(const char *m)
 }
 
 /* The worker's own check of what nginx already checked (DESIGN.md: every
- * request to a protected prefix is checked twice). */
+ * request to a protected prefix is checked twice; auth.h). */
 static bool
 router_authorized(struct ra_ctx *ctx, const struct route *r, const struct http_request *req,
     struct http_response *resp, struct auth_identity *who)
@@ -177,7 +177,7 @@ router_authorized(struct ra_ctx *ctx, const struct route *r, const struct http_r
 
 	if (r->auth == AUTH_PUBLIC || r->auth == AUTH_ACME)
 		return true;
-	if (auth_client(req, who, resp) != 0)
+	if (auth_client(ctx, req, who, resp) != 0)
 		return false;
 	if (r->auth == AUTH_CLIENT)
 		return true;

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "front.h"
 #include "listen.h"
 #include "nonce.h"
 #include "log.h"
@@ -28,8 +29,12 @@ cmd_serve(const struct config *cfg)
 	char spec[PATH_MAX], desc[PATH_MAX + 64];
 	int fd, rc;
 
-	if (ra_data_dir_init(cfg) != 0)
+	if (ra_data_dir_init(cfg) != 0 || front_secret_load(cfg) != 0)
 		return 1;
+	/* What the children must not inherit: the seed (serve run with it in
+	 * its environment) and the way to systemd's credentials. */
+	ra_env_forget("UPKI_CA_SEED");
+	ra_env_forget("CREDENTIALS_DIRECTORY");
 	/* Before fork: every worker must accept the nonces of every other,
 	 * be able to wake every validator, and every writer the others. */
 	if (nonce_init() != 0) {

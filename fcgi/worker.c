@@ -21,6 +21,7 @@
 
 #include <fcgiapp.h>
 
+#include "front.h"
 #include "http.h"
 #include "issue.h"
 #include "log.h"
@@ -97,9 +98,7 @@ worker_build_request(FCGX_Request *fr, struct http_request *req, char *pathbuf,
 	req->https = https != NULL && (strcmp(https, "on") == 0 || strcmp(https, "1") == 0);
 	req->content_type = worker_param(fr, "CONTENT_TYPE");
 	req->client_verify = worker_param(fr, "SSL_CLIENT_VERIFY");
-	req->client_dn = worker_param(fr, "SSL_CLIENT_S_DN");
 	req->client_cert = worker_param(fr, "SSL_CLIENT_CERT");
-	req->client_serial = worker_param(fr, "SSL_CLIENT_SERIAL");
 	req->body = body->data != NULL ? body->data : "";
 	req->body_len = body->len;
 }
@@ -139,7 +138,12 @@ worker_handle(struct ra_ctx *ctx, FCGX_Request *fr)
 
 	buf_init(&body, HTTP_BODY_MAX);
 	http_response_init(&resp);
-	if (worker_read_body(fr, &body, &status) != 0) {
+	if (!front_trusted(worker_param(fr, FRONT_PARAM))) {
+		worker_build_request(fr, &req, path, sizeof(path), &body);
+		log_warn("refused %.16s %.128s: not from the trusted nginx (FastCGI secret "
+		    "missing or wrong)", req.method, req.path);
+		http_rest_error(&resp, 403, "this FastCGI peer is not trusted");
+	} else if (worker_read_body(fr, &body, &status) != 0) {
 		worker_build_request(fr, &req, path, sizeof(path), &body);
 		http_rest_error(&resp, status, status == 413 ?
 		    "request body larger than %d bytes" : "invalid request body",
@@ -466,6 +470,7 @@ worker_run(const struct config *cfg, int listen_fd, bool keeps)
 	ca_client_free(ctx.ca);
 	store_close(ctx.store);
 	cert_file_free(&ctx.ca_crt);
+	certcheck_free(ctx.clients);
 	return 0;
 }
 

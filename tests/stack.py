@@ -230,6 +230,7 @@ class Stack:
         self.nginx = None
         for d in (self.root, self.nginx_dir, os.path.join(self.nginx_dir, "logs")):
             os.makedirs(d, exist_ok=True)
+        self.front_secret = self.write_front_secret()
 
     # -- paths and URLs ---------------------------------------------------
     @property
@@ -254,6 +255,22 @@ class Stack:
     def fcgi_socket(self):
         return os.path.join(self.data_dir, "fcgi.sock")
 
+    @property
+    def front_secret_file(self):
+        return os.path.join(self.nginx_dir, "fastcgi-secret.conf")
+
+    def write_front_secret(self):
+        """A new FastCGI secret, as `make install` makes it: the nginx include
+        file, mode 0600; the RA reads it too (UPKI_RA_FCGI_AUTH_FILE)."""
+        secret = secrets.token_hex(32)
+        path = self.front_secret_file
+        if os.path.exists(path):
+            os.unlink(path)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(f"fastcgi_param UPKI_RA_SECRET {secret};\n")
+        return secret
+
     def log_path(self, name):
         return os.path.join(self.root, f"{name}.log")
 
@@ -272,6 +289,7 @@ class Stack:
             "UPKI_RA_LISTEN": self.fcgi_socket,
             "UPKI_CA_SEED": self.seed,
             "UPKI_RA_NGINX_PID": os.path.join(self.nginx_dir, "nginx.pid"),
+            "UPKI_RA_FCGI_AUTH_FILE": self.front_secret_file,
         })
         env.update(self.extra_env)
         env.update(overrides)
@@ -313,6 +331,7 @@ class Stack:
                 "SERVER_NAME": "localhost",
                 "DATA_DIR": self.data_dir,
                 "PARAMS": os.path.join(ROOT, "nginx", "fastcgi-params.conf"),
+                "SECRET": self.front_secret_file,
                 "FCGI_SOCKET": self.fcgi_socket,
             }, tls=True)
         site_path = os.path.join(self.nginx_dir, "upki-ra.conf")

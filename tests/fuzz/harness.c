@@ -79,6 +79,8 @@ fuzz_cleanup(void)
 	store_close(fuzz_the_ctx.store);
 	ca_client_free(fuzz_the_ctx.ca);
 	cert_file_free(&fuzz_the_ctx.ca_crt);
+	certcheck_free(fuzz_the_ctx.clients);
+	fuzz_the_ctx.clients = NULL;
 	fuzz_the_ctx.store = NULL;
 	fuzz_the_ctx.ca = NULL;
 	if (fuzz_dir[0] != '\0')

@@ -33,7 +33,7 @@ while getopts b:t:j:w: opt; do
 done
 shift $((OPTIND - 1))
 
-all="fuzz_jws fuzz_acme_body fuzz_csr fuzz_dn fuzz_router fuzz_ca_reply"
+all="fuzz_jws fuzz_acme_body fuzz_csr fuzz_dn fuzz_router fuzz_ca_reply fuzz_clientcert"
 targets=${*:-$all}
 
 # Longest input per target: bounded so that time goes to structure, not

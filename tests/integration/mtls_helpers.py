@@ -161,17 +161,21 @@ def unrelated_ca():
     return cert, key
 
 
-def issue_with(directory, name, ca_cert, ca_key, subject_name, not_before, not_after):
-    """A client certificate signed by ca_key, with the validity given."""
-    key = new_key()
-    cert = (x509.CertificateBuilder().subject_name(subject_name)
-            .issuer_name(ca_cert.subject).public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(not_before).not_valid_after(not_after)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]),
-                           critical=False)
-            .sign(ca_key, hashes.SHA256()))
+def issue_with(directory, name, ca_cert, ca_key, subject_name, not_before, not_after,
+               eku=(ExtendedKeyUsageOID.CLIENT_AUTH,), key=None):
+    """A client certificate signed by ca_key, with the validity and the
+    extended key usage given (eku None: no such extension); ca_cert None
+    makes it self-signed (with key)."""
+    key = key or new_key()
+    issuer = ca_cert.subject if ca_cert is not None else subject_name
+    b = (x509.CertificateBuilder().subject_name(subject_name)
+         .issuer_name(issuer).public_key(key.public_key())
+         .serial_number(x509.random_serial_number())
+         .not_valid_before(not_before).not_valid_after(not_after)
+         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True))
+    if eku is not None:
+        b = b.add_extension(x509.ExtendedKeyUsage(list(eku)), critical=False)
+    cert = b.sign(ca_key, hashes.SHA256())
     return Identity(directory, name, cert.public_bytes(PEM).decode(), key_pem(key))
 
 
@@ -182,15 +186,40 @@ def unrelated_identity(directory, name, subject_name):
                       now - datetime.timedelta(hours=1), now + datetime.timedelta(days=30))
 
 
-def expired_identity(stack, directory, name, subject_name):
-    """Signed with the stack's own CA key, valid until yesterday."""
+def stack_ca(stack):
+    """The dev CA's certificate and key: (cert, key)."""
     with open(os.path.join(stack.devca_dir, "ca.key"), "rb") as f:
         ca_key = serialization.load_pem_private_key(f.read(), None)
     with open(os.path.join(stack.devca_dir, "ca.crt"), "rb") as f:
         ca_cert = x509.load_pem_x509_certificate(f.read())
+    return ca_cert, ca_key
+
+
+def expired_identity(stack, directory, name, subject_name):
+    """Signed with the stack's own CA key, valid until yesterday."""
+    ca_cert, ca_key = stack_ca(stack)
     now = _utcnow()
     return issue_with(directory, name, ca_cert, ca_key, subject_name,
                       now - datetime.timedelta(days=3), now - datetime.timedelta(days=1))
+
+
+def own_ca_identity(stack, directory, name, subject_name, eku):
+    """Signed with the stack's own CA key, valid now, with the extended key
+    usage given (None: without the extension)."""
+    ca_cert, ca_key = stack_ca(stack)
+    now = _utcnow()
+    return issue_with(directory, name, ca_cert, ca_key, subject_name,
+                      now - datetime.timedelta(hours=1), now + datetime.timedelta(days=30),
+                      eku=eku)
+
+
+def self_signed_identity(directory, name, subject_name):
+    """A certificate signed by its own key, for client authentication."""
+    key = new_key()
+    now = _utcnow()
+    return issue_with(directory, name, None, key, subject_name,
+                      now - datetime.timedelta(hours=1), now + datetime.timedelta(days=30),
+                      key=key)
 
 
 def make_csr(key, cn, sans=(), extra_extensions=()):
@@ -266,11 +295,13 @@ class FcgiReply:
         return json.loads(self.body)
 
 
-def fcgi(stack, method, uri, params=None, body=b"", content_type=None):
+def fcgi(stack, method, uri, params=None, body=b"", content_type=None, secret=True):
     """One request straight to the FastCGI socket, bypassing nginx.
 
     cgi-fcgi passes its whole environment as the FastCGI params, so the
-    environment holds exactly the params given here (and the request's own)."""
+    environment holds exactly the params given here (and the request's own).
+    secret: True sends the stack's FastCGI secret as nginx does, a string
+    sends that instead, None sends none."""
     env = {"REQUEST_METHOD": method, "REQUEST_URI": uri,
            "QUERY_STRING": uri.split("?", 1)[1] if "?" in uri else "",
            "SERVER_PROTOCOL": "HTTP/1.1", "SERVER_NAME": "localhost",
@@ -279,6 +310,10 @@ def fcgi(stack, method, uri, params=None, body=b"", content_type=None):
            "CONTENT_LENGTH": str(len(body))}
     if content_type is not None:
         env["CONTENT_TYPE"] = content_type
+    if secret is True:
+        env["UPKI_RA_SECRET"] = stack.front_secret
+    elif secret is not None:
+        env["UPKI_RA_SECRET"] = secret
     env.update(params or {})
     r = subprocess.run(["cgi-fcgi", "-bind", "-connect", stack.fcgi_socket], env=env,
                        input=body, capture_output=True, timeout=30)

@@ -392,7 +392,7 @@ def test_config_has_no_secret(adm):
     assert isinstance(data, dict) and data
     assert str(data.get("UPKI_CA_PORT")) == str(s.ca_port)
     text = r.body.decode()
-    assert s.seed not in text
+    assert s.seed not in text and s.front_secret not in text
     assert not [k for k in data if re.search("seed|secret|password|key$", k, re.I)], data
     assert "PRIVATE KEY" not in text
     with open(os.path.join(s.data_dir, "ra.key")) as f:

@@ -174,6 +174,28 @@ def test_token_of_one_node_cannot_certify_another_nodes_names(enr):
     assert record(enr, data["serial"])[2] == "server"
 
 
+def test_certify_answers_alike_for_an_unknown_node_and_a_wrong_token(enr):
+    s = enr.stack
+    node = register_node(s, enr.admin, "quiet.example.test", "server",
+                         ["quiet.example.test", "hidden.example.test"])
+    k, wrong = new_key(), "x" * len(node["token"])
+    # CSRs whose names are not the node's: the names must not be compared
+    # (nor told) before the token is.
+    answers = {}
+    for cn in ("quiet.example.test", "nosuch.example.test"):
+        for sans in ([cn], [], [cn, "other.example.test"]):
+            r = certify(s, make_csr(k, cn, sans), wrong)
+            answers.setdefault(r.status, set()).add(r.body)
+    assert list(answers) == [403], answers
+    assert len(answers[403]) == 1, answers
+    body = next(iter(answers[403])).decode()
+    assert "quiet" not in body and "hidden" not in body, body
+    # The wrong tokens did not use up the right one.
+    data = success_json(certify(s, make_csr(new_key(), "quiet.example.test", node["sans"]),
+                                node["token"]), 201)
+    assert data["cn"] == "quiet.example.test"
+
+
 def test_token_cannot_get_another_profile(enr):
     s = enr.stack
     cn = "laptop1.example.test"

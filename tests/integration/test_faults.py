@@ -952,7 +952,8 @@ def fcgi_exchange(sock, params, keep=False):
 
 def directory_params(s):
     return {"REQUEST_METHOD": "GET", "REQUEST_URI": "/acme/directory", "HTTPS": "on",
-            "HTTP_HOST": f"localhost:{s.ra_port}", "CONTENT_LENGTH": ""}
+            "HTTP_HOST": f"localhost:{s.ra_port}", "CONTENT_LENGTH": "",
+            "UPKI_RA_SECRET": s.front_secret}
 
 
 def fcgi_connect(s, timeout=10):

@@ -245,8 +245,12 @@ def test_health_503_when_the_ca_is_down(stack):
         body = r.json()
         assert body["status"] == "error"
         assert body["data"]["ca"] == "unreachable" and body["data"]["store"] == "ok"
+        # Anyone may ask: the CA's address is not told.
+        assert body["message"] == "CA unreachable", body
+        assert str(stack.ca_port) not in r.body.decode() and stack.ca_host not in r.body.decode()
         r = get(stack, "/api/v1/public/profiles")
         assert r.status == 503 and r.header("retry-after")
+        assert str(stack.ca_port) not in r.body.decode(), r.body
     finally:
         stack.start_devca()
     assert get(stack, "/api/v1/public/health").status == 200

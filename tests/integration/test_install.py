@@ -43,6 +43,7 @@ EXPECTED_TREE = {
     "etc/nginx/sites-available/upki-ra": ("f", 0o644),
     "etc/nginx/snippets": ("d", 0o755),
     "etc/nginx/snippets/upki-ra-fastcgi.conf": ("f", 0o644),
+    "etc/nginx/snippets/upki-ra-secret.conf": ("f", 0o600),
     "etc/upki-ra": ("d", 0o755),
     "etc/upki-ra/upki-ra.env": ("f", 0o640),
     "lib": ("d", 0o755),
@@ -187,7 +188,12 @@ def test_nginx_site_is_rendered_for_an_installed_host(installed):
     for name in ("ra.crt", "ra.key", "ca.crt", "crl.pem"):
         assert f"/var/lib/upki-ra/{name};" in code
     includes = set(re.findall(r"include (\S+);", code))
-    assert includes == {"/etc/nginx/snippets/upki-ra-fastcgi.conf"}, includes
+    assert includes == {"/etc/nginx/snippets/upki-ra-fastcgi.conf",
+                        "/etc/nginx/snippets/upki-ra-secret.conf"}, includes
+    # Every location that passes to the workers sends the FastCGI secret.
+    for block in re.split(r"\n\s*location ", code)[1:]:
+        if "fastcgi_pass" in block:
+            assert "include /etc/nginx/snippets/upki-ra-secret.conf;" in block, block
     # Every route reaches the one socket: directly, or (ACME, over kept
     # connections) through the upstream whose only server it is.
     passes = set(re.findall(r"fastcgi_pass (\S+);", code))
@@ -235,6 +241,7 @@ def nginx_test(tmp_path, site_text, tls):
     snippets.mkdir()
     shutil.copy(os.path.join(ROOT, "nginx/fastcgi-params.conf"),
                 snippets / "upki-ra-fastcgi.conf")
+    (snippets / "upki-ra-secret.conf").write_text(f"fastcgi_param UPKI_RA_SECRET {'a' * 64};\n")
     if tls:
         make_test_pki(str(data))
     site_text = site_text.replace("/var/lib/upki-ra/", f"{data}/").replace(
@@ -356,6 +363,47 @@ def test_install_keeps_an_edited_env_file_and_uninstall_too(tmp_path):
     assert "edited since install" in r.stdout
     assert open(env).read().endswith("UPKI_CA_HOST=ca.example.net\n")
     assert not os.path.exists(os.path.join(dest, "usr/bin/upki-ra"))
+
+
+# -- the FastCGI secret ------------------------------------------------------------------
+
+SECRET_LINE = re.compile(r"^fastcgi_param UPKI_RA_SECRET ([0-9a-f]{64});\n\Z")
+
+
+def test_install_makes_a_random_fastcgi_secret_once(tmp_path):
+    secrets_made = []
+    for name in ("a", "b"):
+        dest = str(tmp_path / name)
+        install(dest, "PREFIX=/usr")
+        path = os.path.join(dest, "etc/nginx/snippets/upki-ra-secret.conf")
+        m = SECRET_LINE.match(open(path).read())
+        assert m, open(path).read()
+        secrets_made.append(m.group(1))
+    assert secrets_made[0] != secrets_made[1]
+    # A second install keeps it: nginx and the running RA share it.
+    install(dest, "PREFIX=/usr")
+    assert SECRET_LINE.match(open(path).read()).group(1) == secrets_made[1]
+    # The RA reads that very file.
+    r = subprocess.run([RA_BIN, "serve", "--data-dir", str(tmp_path / "d"),
+                        "--listen", str(tmp_path / "s.sock"), "--fcgi-auth-file", "/nonexistent"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "FastCGI secret" in r.stderr, r
+
+
+@pytest.mark.parametrize("text", [
+    "", "# only a comment\n", "fastcgi_param UPKI_RA_SECRET short;\n",
+    f"fastcgi_param UPKI_RA_SECRET {'a' * 64}\n",
+    f"fastcgi_param UPKI_RA_SECRET {'a' * 64};\nfastcgi_param UPKI_RA_SECRET {'b' * 64};\n",
+    f"fastcgi_param OTHER {'a' * 64};\n", f"fastcgi_param UPKI_RA_SECRET \"{'a' * 64}\";\n"],
+    ids=["empty", "comment", "short", "no-semicolon", "twice", "other-param", "quoted"])
+def test_serve_refuses_a_fastcgi_secret_file_it_cannot_read_as_one_token(tmp_path, text):
+    path = tmp_path / "secret.conf"
+    path.write_text(text)
+    r = subprocess.run([RA_BIN, "serve", "--data-dir", str(tmp_path / "d"),
+                        "--listen", str(tmp_path / "s.sock"), "--fcgi-auth-file", str(path)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1 and "not one line" in r.stderr, r
+    assert not os.path.exists(tmp_path / "s.sock")
 
 
 # -- uninstall -----------------------------------------------------------------------
@@ -507,7 +555,8 @@ def test_service_unit(installed):
     assert unit_value(path, "Service", "ExecStart") == "/usr/bin/upki-ra start"
     assert "upki-ra.socket" in unit_value(path, "Unit", "Requires").split()
     assert "upki-ra.socket" in unit_value(path, "Unit", "After").split()
-    assert unit_value(path, "Service", "LoadCredential") == "seed:/etc/upki-ra/seed"
+    assert unit_values(path, "Service", "LoadCredential") == [
+        "seed:/etc/upki-ra/seed", "fcgi-secret:/etc/nginx/snippets/upki-ra-secret.conf"]
     # The fallback that lets the service start once the seed file is gone:
     # a lone newline, which the program strips to "no seed".
     assert unit_value(path, "Service", "SetCredential") == r"seed:\n"
@@ -530,11 +579,14 @@ def test_crl_units(installed):
 
 # -- socket activation -------------------------------------------------------------------
 
-def fcgi_request(sock, uri, method="GET", timeout=30):
-    """One request through cgi-fcgi; returns (status, headers, body)."""
+def fcgi_request(sock, uri, method="GET", timeout=30, secret=None):
+    """One request through cgi-fcgi, with the FastCGI secret when given;
+    returns (status, headers, body)."""
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "REQUEST_METHOD": method,
            "REQUEST_URI": uri, "SERVER_NAME": "localhost", "SERVER_PORT": "443",
            "SERVER_PROTOCOL": "HTTP/1.1", "SSL_CLIENT_VERIFY": "NONE"}
+    if secret is not None:
+        env["UPKI_RA_SECRET"] = secret
     r = subprocess.run(["cgi-fcgi", "-bind", "-connect", sock], env=env,
                        stdin=subprocess.DEVNULL, capture_output=True, timeout=timeout)
     assert r.returncode == 0, r
@@ -554,7 +606,11 @@ def test_socket_activation_serves_fastcgi(tmp_path):
     sock = str(tmp_path / "fcgi.sock")
     data = str(tmp_path / "data")
     log_path = tmp_path / "ra.log"
+    secret = "b" * 64
+    (tmp_path / "creds").mkdir()
+    (tmp_path / "creds" / "fcgi-secret").write_text(f"fastcgi_param UPKI_RA_SECRET {secret};\n")
     env = {"UPKI_DATA_DIR": data, "UPKI_CA_HOST": "127.0.0.1",
+           "CREDENTIALS_DIRECTORY": str(tmp_path / "creds"),
            "UPKI_CA_PORT": str(free_port_pair()), "UPKI_CA_TIMEOUT_MS": "500",
            "UPKI_RA_WORKERS": "2", "UPKI_RA_VALIDATORS": "1",
            "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", ""),
@@ -570,8 +626,11 @@ def test_socket_activation_serves_fastcgi(tmp_path):
         while not os.path.exists(sock):
             assert proc.poll() is None and time.monotonic() < deadline, log_path.read_text()
             time.sleep(0.05)
+        # Without the secret (from the credential): refused.
+        status, _, body = fcgi_request(sock, "/api/v1/public/health")
+        assert status == 403, body
         # No CA: health answers 503 with the JSON body saying so.
-        status, headers, body = fcgi_request(sock, "/api/v1/public/health")
+        status, headers, body = fcgi_request(sock, "/api/v1/public/health", secret=secret)
         assert status == 503, (headers, body)
         assert headers["content-type"].startswith("application/json")
         doc = json.loads(body)
@@ -580,7 +639,7 @@ def test_socket_activation_serves_fastcgi(tmp_path):
         assert doc["data"]["store"] == "ok"
         assert doc["data"]["ca"] == "unreachable"
         # The same pool keeps serving on the passed socket.
-        status, _, body = fcgi_request(sock, "/no/such/route")
+        status, _, body = fcgi_request(sock, "/no/such/route", secret=secret)
         assert status == 404, body
         log = log_path.read_text()
         assert "serving FastCGI on systemd socket (fd 3)" in log, log
@@ -763,14 +822,18 @@ def sandbox_run(installed):
         os.makedirs(cred, mode=0o500)
         with open(os.path.join(cred, "seed"), "w") as f:
             f.write(stack.seed + "\n")
+        # systemd's copy of the root-only nginx include file (LoadCredential).
+        shutil.copy(stack.front_secret_file, os.path.join(cred, "fcgi-secret"))
         traces = os.path.join(work, "traces")
         os.makedirs(traces)
         if os.geteuid() == 0:
-            for path in (stack.data_dir, cred, os.path.join(cred, "seed"), traces):
+            for path in (stack.data_dir, cred, os.path.join(cred, "seed"),
+                         os.path.join(cred, "fcgi-secret"), traces):
                 os.chown(path, NOBODY, NOBODY)
         env = stack.ra_env(CREDENTIALS_DIRECTORY=cred)
         del env["UPKI_CA_SEED"]
         del env["UPKI_RA_NGINX_PID"]
+        del env["UPKI_RA_FCGI_AUTH_FILE"]
         log = open(stack.log_path("ra"), "ab")
         ra = subprocess.Popen(traced(os.path.join(traces, "start"), [PLAIN_RA, "start"]),
                               env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
@@ -783,7 +846,8 @@ def sandbox_run(installed):
         assert len(master) == 1, master
         os.kill(master[0], signal.SIGHUP)
         time.sleep(1)
-        status, _, body = fcgi_request(stack.fcgi_socket, "/api/v1/public/health")
+        status, _, body = fcgi_request(stack.fcgi_socket, "/api/v1/public/health",
+                                       secret=stack.front_secret)
         assert status == 200, body
         os.kill(master[0], signal.SIGTERM)
         assert ra.wait(30) == 0, open(stack.log_path("ra")).read()
@@ -895,6 +959,8 @@ echo "group: $(getent group upki-ra | cut -d: -f1)"
 echo "datadir: $(stat -c '%U:%G %a' /var/lib/upki-ra)"
 echo "binary: $(stat -c '%U:%G %a' /usr/local/bin/upki-ra)"
 echo "env: $(stat -c '%U:%G %a' /etc/upki-ra/upki-ra.env)"
+echo "secret: $(stat -c '%U:%G %a' /etc/nginx/snippets/upki-ra-secret.conf)"
+sum1=$(sha256sum /etc/nginx/snippets/upki-ra-secret.conf)
 echo "units: $(ls /usr/local/lib/systemd/system | tr '\n' ' ')"
 echo "man: $(MANPATH=/usr/local/share/man man -w upki-ra)"
 
@@ -927,12 +993,15 @@ make -s -C "$ROOT" BUILD="$BUILD" $SAN install >"$WORK/install2.log" 2>&1 ||
     { cat "$WORK/install2.log"; exit 1; }
 echo "reinstall env: $(grep -c '^UPKI_CA_HOST=ca.example.net$' /etc/upki-ra/upki-ra.env)"
 echo "reinstall users: $(getent passwd | grep -c '^upki-ra:')"
+[ "$(sha256sum /etc/nginx/snippets/upki-ra-secret.conf)" = "$sum1" ] &&
+    echo "reinstall secret: kept" || echo "reinstall secret: changed"
 
 make -s -C "$ROOT" BUILD="$BUILD" $SAN uninstall >"$WORK/uninstall.log" 2>&1 ||
     { cat "$WORK/uninstall.log"; exit 1; }
 for f in /usr/local/bin/upki-ra /usr/local/share/man/man8/upki-ra.8 \
          /usr/local/lib/systemd/system/upki-ra.service /etc/nginx/sites-available/upki-ra \
-         /etc/nginx/sites-enabled/upki-ra /etc/nginx/snippets/upki-ra-fastcgi.conf; do
+         /etc/nginx/sites-enabled/upki-ra /etc/nginx/snippets/upki-ra-fastcgi.conf \
+         /etc/nginx/snippets/upki-ra-secret.conf; do
     if [ -e "$f" ] || [ -L "$f" ]; then echo "left: $f"; fi
 done
 echo "after: user=$(getent passwd upki-ra | cut -d: -f1)" \
@@ -969,6 +1038,8 @@ def test_root_install_creates_the_user_and_uninstall_keeps_it(tmp_path):
     assert lines["datadir"] == "upki-ra:upki-ra 750", out
     assert lines["binary"] == "root:root 755", out
     assert lines["env"] == "root:root 640", out
+    assert lines["secret"] == "root:root 600", out
+    assert lines["reinstall secret"] == "kept", out
     assert lines["units"].split() == sorted(UNITS), out
     assert lines["man"] == "/usr/local/share/man/man8/upki-ra.8", out
     assert lines["verify"] == "ok", out

@@ -3,9 +3,11 @@
 DESIGN.md: public routes need nothing; /api/v1/* (but the public ones) and
 /api/client/* need a certificate nginx verified, and nginx refuses them
 itself (a JSON 403) otherwise; the worker checks again (401 without
-SSL_CLIENT_VERIFY=SUCCESS in the FastCGI params, 403 on admin routes for a
-verified caller who is not an admin); identity never comes from HTTP headers;
-an admin removed at the RA loses access at once.
+SSL_CLIENT_VERIFY=SUCCESS and a certificate in the FastCGI params, 403 for a
+certificate its own check refuses, 403 on admin routes for a verified caller
+who is not an admin); identity never comes from HTTP headers nor from
+SSL_CLIENT_S_DN; an admin removed at the RA loses access at once.  The worker
+serves no request, on any route, without the FastCGI secret nginx adds.
 
 One stack for the module.  The identities:
 
@@ -21,14 +23,20 @@ One stack for the module.  The identities:
 """
 
 import json
+import subprocess
+import types
 import urllib.parse
 
 import pytest
 
-from conftest import finish_stack, make_stack, wait_until
-from mtls_helpers import (call, ca_call, ca_data, enrol, error_json, expired_identity, fcgi,
-                          generate_identity, ra_admin, same_serial, snapshot, subject,
-                          success_json, unrelated_identity)
+from conftest import finish_stack, free_port, make_stack, wait_until
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from mtls_helpers import (RA, call, ca_call, ca_data, enrol, error_json, expired_identity, fcgi,
+                          generate_identity, own_ca_identity, ra_admin, same_serial,
+                          self_signed_identity, snapshot, subject, success_json,
+                          unrelated_identity)
+from stack import port_open
 
 # -- the matrix -------------------------------------------------------------------
 
@@ -223,9 +231,8 @@ def test_a_user_with_spoofed_admin_headers_is_still_only_a_user(ids):
                               "lowercase"])
 def test_worker_refuses_without_ssl_client_verify_success(ids, verify):
     # Everything else names the admin: only the verify result is wrong.
-    params = {"SSL_CLIENT_S_DN": ids.admin.rfc2253,
-              "SSL_CLIENT_CERT": ids.admin.escaped_cert,
-              "SSL_CLIENT_SERIAL": ids.admin.serial}
+    params = verified(ids.admin)
+    del params["SSL_CLIENT_VERIFY"]
     if verify is not None:
         params["SSL_CLIENT_VERIFY"] = verify
     for uri in ("/api/v1/nodes", "/api/v1/config", "/api/client/certificate",
@@ -236,35 +243,153 @@ def test_worker_refuses_without_ssl_client_verify_success(ids, verify):
         assert body["status"] == "error" and body["message"], body
 
 
+def verified(who):
+    """The params nginx passes for a certificate it verified."""
+    return {"SSL_CLIENT_VERIFY": "SUCCESS", "SSL_CLIENT_S_DN": who.rfc2253,
+            "SSL_CLIENT_CERT": who.escaped_cert, "SSL_CLIENT_SERIAL": who.serial}
+
+
 def test_worker_answers_a_verified_admin(ids):
     # The control for the refusals around it: the direct path does work.
-    r = fcgi(ids.stack, "GET", "/api/v1/nodes",
-             {"SSL_CLIENT_VERIFY": "SUCCESS", "SSL_CLIENT_S_DN": ids.admin.rfc2253,
-              "SSL_CLIENT_CERT": ids.admin.escaped_cert})
+    r = fcgi(ids.stack, "GET", "/api/v1/nodes", verified(ids.admin))
     assert r.status == 200, r.body
-    # Only the DN (RFC 2253, as nginx gives it) is canonicalised the same way.
-    r = fcgi(ids.stack, "GET", "/api/v1/nodes",
-             {"SSL_CLIENT_VERIFY": "SUCCESS", "SSL_CLIENT_S_DN": ids.admin.rfc2253})
-    assert r.status == 200, r.body
+
+
+def test_worker_never_takes_the_dn_from_ssl_client_s_dn(ids):
+    # Without the certificate, nginx's DN string alone is no identity.
+    for who in (ids.admin, ids.user):
+        params = {"SSL_CLIENT_VERIFY": "SUCCESS", "SSL_CLIENT_S_DN": who.rfc2253,
+                  "SSL_CLIENT_SERIAL": who.serial}
+        for uri in ("/api/v1/nodes", "/api/client/status"):
+            r = fcgi(ids.stack, "GET", uri, params)
+            assert r.status == 401, (who, uri, r.status, r.body)
+            assert r.json()["status"] == "error"
 
 
 def test_worker_403_for_a_verified_non_admin(ids):
     u, a = ids.user, ids.admin
-    cases = [
-        {"SSL_CLIENT_VERIFY": "SUCCESS", "SSL_CLIENT_S_DN": u.rfc2253,
-         "SSL_CLIENT_CERT": u.escaped_cert},
-        {"SSL_CLIENT_VERIFY": "SUCCESS", "SSL_CLIENT_S_DN": u.rfc2253},
-        # The certificate wins over the DN string where both are there.
-        {"SSL_CLIENT_VERIFY": "SUCCESS", "SSL_CLIENT_S_DN": a.rfc2253,
-         "SSL_CLIENT_CERT": u.escaped_cert},
-    ]
+    # The certificate wins over the DN string where both are there.
+    cases = [verified(u), dict(verified(u), SSL_CLIENT_S_DN=a.rfc2253)]
     for params in cases:
         r = fcgi(ids.stack, "GET", "/api/v1/nodes", params)
         assert r.status == 403, (params.get("SSL_CLIENT_S_DN"), r.status, r.body)
-        assert r.json()["status"] == "error"
-    r = fcgi(ids.stack, "GET", "/api/client/certificate", cases[2])
+        assert "admin" in r.json()["message"]
+    r = fcgi(ids.stack, "GET", "/api/client/certificate", cases[1])
     assert r.status == 200, r.body
     assert same_serial(r.json()["data"]["serial"], u.serial)
+
+
+# -- the FastCGI front ----------------------------------------------------------------
+
+FRONT_REFUSAL = "this FastCGI peer is not trusted"
+
+
+def front_routes(ids):
+    """A route of each kind: public, ACME, admin, client."""
+    return [("GET", "/api/v1/public/health", None), ("GET", "/api/v1/public/ca", None),
+            ("GET", "/acme/directory", None), ("GET", "/acme/new-nonce", None),
+            ("POST", "/acme/new-account", b"{}")] + \
+        [(m, p, None if b is None else json.dumps(b).encode())
+         for m, p, b in admin_routes(ids) + CLIENT_ROUTES]
+
+
+@pytest.mark.parametrize("secret", ["none", "empty", "wrong", "prefix", "longer", "case"])
+def test_worker_refuses_a_peer_without_the_front_secret(ids, secret):
+    s = ids.stack
+    given = {"none": None, "empty": "", "wrong": "0" * len(s.front_secret),
+             "prefix": s.front_secret[:-1], "longer": s.front_secret + "0",
+             "case": s.front_secret.upper()}[secret]
+    assert given != s.front_secret
+    before = snapshot(s)
+    for method, path, body in front_routes(ids):
+        r = fcgi(s, method, path, verified(ids.admin), body=body or b"",
+                 content_type="application/json" if body else None, secret=given)
+        assert r.status == 403, (secret, method, path, r.status, r.body)
+        assert r.json() == {"status": "error", "message": FRONT_REFUSAL}, r.body
+    assert snapshot(s) == before
+    log = open(s.log_path("ra"), errors="replace").read()
+    assert "not from the trusted nginx" in log
+    assert s.front_secret not in log
+
+
+def test_tcp_listen_needs_the_front_secret_too(ids):
+    s = ids.stack
+    port = free_port()
+    log = open(s.log_path("ra-tcp"), "ab")
+    ra = subprocess.Popen([RA, "serve", "--listen", f"127.0.0.1:{port}", "--workers", "1",
+                           "--spare-workers", "0", "--validators", "1"],
+                          env=s.ra_env(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                          start_new_session=True)
+    try:
+        assert wait_until(lambda: port_open("127.0.0.1", port), 20)
+        tcp = types.SimpleNamespace(ra_port=s.ra_port, fcgi_socket=f"127.0.0.1:{port}",
+                                    front_secret=s.front_secret)
+        for given in (None, "0" * len(s.front_secret)):
+            r = fcgi(tcp, "GET", "/api/v1/nodes", verified(ids.admin), secret=given)
+            assert r.status == 403 and r.json()["message"] == FRONT_REFUSAL, r.body
+        assert fcgi(tcp, "GET", "/api/v1/nodes", verified(ids.admin)).status == 200
+    finally:
+        ra.terminate()
+        assert ra.wait(20) == 0
+
+
+def test_nginx_sends_the_front_secret_and_the_worker_never_shows_it(ids):
+    s = ids.stack
+    r = call(s, ids.admin, "GET", "/api/v1/config")
+    assert r.status == 200, r.body
+    assert s.front_secret.encode() not in r.body
+    assert call(s, None, "GET", "/api/v1/public/health").status == 200
+
+
+# -- the worker's own check of the certificate ------------------------------------------
+
+def bad_certificates(ids, d):
+    """Certificates with the admin's subject that the worker must refuse."""
+    s, name = ids.stack, subject("admin1")
+    return {
+        "self-signed": self_signed_identity(d, "selfsigned", name),
+        "expired": ids.expired,
+        "unrelated-ca": ids.unrelated,
+        "revoked": ids.revoked,
+        "server-auth-only": own_ca_identity(s, d, "serveronly", name,
+                                            (ExtendedKeyUsageOID.SERVER_AUTH,)),
+        "no-eku": own_ca_identity(s, d, "noeku", name, None),
+    }
+
+
+def test_worker_refuses_certificates_it_cannot_verify(ids, tmp_path):
+    s = ids.stack
+    before = snapshot(s)
+    for what, who in bad_certificates(ids, str(tmp_path)).items():
+        for method, path, body in admin_routes(ids) + CLIENT_ROUTES:
+            payload = b"" if body is None else json.dumps(body).encode()
+            r = fcgi(s, method, path, verified(who), body=payload,
+                     content_type="application/json" if body is not None else None)
+            assert r.status == 403, (what, method, path, r.status, r.body)
+            msg = r.json()["message"]
+            assert msg.startswith("the client certificate is not accepted"), (what, msg)
+    assert snapshot(s) == before
+    log = open(s.log_path("ra"), errors="replace").read()
+    assert "(serial " + ids.unrelated.serial + ")" in log
+
+
+def test_worker_refuses_at_once_a_certificate_the_ra_revoked(ids, tmp_path):
+    s = ids.stack
+    # A client identity the RA issued (enrolment, profile user), also an admin.
+    me = enrol(s, ids.admin, str(tmp_path), "revme.example.test", profile="user")
+    ra_admin(s, "add", me.dn)
+    for uri in ("/api/v1/nodes", "/api/client/status"):
+        assert fcgi(s, "GET", uri, verified(me)).status == 200, uri
+    r = call(s, ids.admin, "POST", f"/api/v1/certs/{me.serial}/revoke",
+             {"reason": "keyCompromise"})
+    success_json(r)
+    # Every worker, whatever it cached a moment ago, and with no CRL change
+    # it could have read yet.
+    for _ in range(2 * s.servers):
+        for uri in ("/api/v1/nodes", "/api/client/status"):
+            r = fcgi(s, "GET", uri, verified(me))
+            assert r.status == 403, (uri, r.status, r.body)
+            assert "revoked" in r.json()["message"], r.body
 
 
 def test_worker_ignores_http_headers_posing_as_params(ids):

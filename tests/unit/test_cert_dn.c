@@ -236,6 +236,55 @@ test_dn_from_cert_matches_nginx_form(void **state)
 	EVP_PKEY_free(key);
 }
 
+/* A certificate whose subject has the multi-valued RDN {CN=mv + O=uPKI}. */
+static X509 *
+make_multivalued_cert(EVP_PKEY *key)
+{
+	X509 *crt = X509_new();
+	X509_NAME *name = X509_NAME_new();
+
+	assert_non_null(crt);
+	assert_non_null(name);
+	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+	    (const unsigned char *)"mv", -1, -1, 0), 1);
+	assert_int_equal(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
+	    (const unsigned char *)"uPKI", -1, -1, -1), 1);
+	assert_int_equal(X509_set_subject_name(crt, name), 1);
+	assert_int_equal(X509_set_issuer_name(crt, name), 1);
+	assert_int_equal(X509_set_pubkey(crt, key), 1);
+	X509_NAME_free(name);
+	return crt;
+}
+
+static void
+test_dn_multivalued_rdns_stay_distinct(void **state)
+{
+	EVP_PKEY *key = make_key();
+	X509 *crt = make_multivalued_cert(key);
+	char a[DN_MAX], b[DN_MAX], flat[DN_MAX];
+
+	(void)state;
+	assert_int_equal(dn_from_cert(crt, a, sizeof(a)), 0);
+	assert_string_equal(a, "/CN=mv+O=uPKI");
+	assert_int_equal(dn_canonical("/CN=mv/O=uPKI", flat, sizeof(flat)), 0);
+	assert_string_not_equal(a, flat);
+	assert_int_equal(dn_canonical("/O=uPKI/CN=mv", flat, sizeof(flat)), 0);
+	assert_string_not_equal(a, flat);
+	/* nginx's RFC 2253 text of the same subject, and the slash form. */
+	assert_int_equal(dn_canonical("O=uPKI+CN=mv", b, sizeof(b)), 0);
+	assert_string_equal(a, b);
+	assert_int_equal(dn_canonical(a, b, sizeof(b)), 0);
+	assert_string_equal(a, b);
+	/* Two RDNs are not one multi-valued RDN, in either spelling. */
+	assert_int_equal(dn_canonical("CN=mv,O=uPKI", b, sizeof(b)), 0);
+	assert_string_not_equal(a, b);
+	/* A '+' inside a value would make the two ambiguous: no canonical form. */
+	assert_int_equal(dn_canonical("CN=mv\\+O=uPKI", b, sizeof(b)), -1);
+	assert_int_equal(dn_canonical("CN=mv\\2BO=uPKI", b, sizeof(b)), -1);
+	X509_free(crt);
+	EVP_PKEY_free(key);
+}
+
 static void
 test_cert_names(void **state)
 {
@@ -328,6 +377,7 @@ main(void)
 		cmocka_unit_test(test_dn_refuses_what_could_forge_an_attribute),
 		cmocka_unit_test(test_serial_has_one_spelling),
 		cmocka_unit_test(test_dn_from_cert_matches_nginx_form),
+		cmocka_unit_test(test_dn_multivalued_rdns_stay_distinct),
 		cmocka_unit_test(test_cert_signed_by),
 		cmocka_unit_test(test_cert_file_reads_again_only_when_the_file_changes),
 		cmocka_unit_test(test_cert_names),
