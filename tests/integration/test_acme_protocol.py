@@ -416,6 +416,92 @@ def test_bad_csr_names_differ(env, client):
     assert r.status == 200
 
 
+# -- the RA's own CSR policy ---------------------------------------------------
+
+PLACEHOLDER_OID = "2.5.29.99"   # same DER length as the 2.5.29.x it stands for
+
+
+def der_len(n):
+    if n < 0x80:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+
+def policy_csr(name, extensions=(), cns=None, patch=None):
+    """A DER CSR for name with extra (extension, critical) pairs and the
+    given CNs; patch=(x) rewrites the placeholder extension OID to 2.5.29.x
+    and re-signs, to make what the builder refuses (a duplicate)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = Key("P-256")
+    cns = [name] if cns is None else cns
+    b = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, c) for c in cns]))
+    b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+    for ext, critical in extensions:
+        b = b.add_extension(ext, critical=critical)
+    csr = b.sign(key.priv, hashes.SHA256())
+    der = csr.public_bytes(serialization.Encoding.DER)
+    if patch is None:
+        return der
+    tbs = csr.tbs_certrequest_bytes
+    old = bytes([0x06, 0x03, 0x55, 0x1d, 0x63])
+    assert tbs.count(old) == 1
+    tbs = tbs.replace(old, bytes([0x06, 0x03, 0x55, 0x1d, patch]))
+    sig = key.priv.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    alg = bytes.fromhex("300a06082a8648ce3d040302")     # ecdsa-with-SHA256
+    bits = b"\x03" + der_len(len(sig) + 1) + b"\x00" + sig
+    body = tbs + alg + bits
+    return b"\x30" + der_len(len(body)) + body
+
+
+def unknown(oid, value=b"\x05\x00"):
+    return x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), value)
+
+
+def san_der(name):
+    enc = name.encode()
+    inner = b"\x82" + der_len(len(enc)) + enc
+    return b"\x30" + der_len(len(inner)) + inner
+
+
+def test_csr_policy_refusals_never_reach_the_ca(env, client):
+    from mtls_helpers import ca_task_count
+    stack = env[0]
+    name = "policy.example.test"
+    cases = {
+        "a second subjectAltName": policy_csr(name, [(unknown(PLACEHOLDER_OID,
+            san_der("evil.example.test")), False)], patch=0x11),
+        "a malformed subjectAltName": policy_csr(name, [(unknown(PLACEHOLDER_OID,
+            b"\x04\x01\x00"), False)], patch=0x11),
+        "a duplicate extension": policy_csr(name, [
+            (x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+             False),
+            (unknown(PLACEHOLDER_OID, bytes.fromhex("03020780")), False)], patch=0x0f),
+        "two Common Names": policy_csr(name, cns=[name, "admin"]),
+        "a Common Name outside the order": policy_csr(name, cns=["other.example.test"]),
+        "CA:TRUE": policy_csr(name, [(x509.BasicConstraints(ca=True, path_length=None),
+                                      True)]),
+        "name constraints": policy_csr(name, [(x509.NameConstraints(
+            permitted_subtrees=[x509.DNSName("example.test")], excluded_subtrees=None),
+            True)]),
+        "an unknown critical extension": policy_csr(name, [(unknown("1.2.3.4.5"), True)]),
+    }
+    order, _ = ready_order(env, client, [name])
+    signs = ca_task_count(stack, ("sign",))
+    for what, der in cases.items():
+        r = client.post(order["finalize"], {"csr": b64u(der)})
+        assert r.status == 400 and r.problem["type"] == err("badCSR"), (what, r)
+        assert "CSR policy" in r.problem["detail"], (what, r.problem)
+    assert ca_task_count(stack, ("sign",)) == signs
+    # Still ready: a CSR within the policy is signed.
+    r = client.post(order["finalize"], {"csr": b64u(policy_csr(name, [
+        (x509.BasicConstraints(ca=False, path_length=None), True)]))})
+    assert r.status == 200, r
+
+
 def test_bad_csr_without_cn_when_the_ca_refuses_it(tmp_path_factory):
     http01 = Http01Responder()
     dns = ChallTestSrv(str(tmp_path_factory.mktemp("cnless-dns")))
