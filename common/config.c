@@ -44,6 +44,7 @@ static const struct config_key config_keys[] = {
 	P("tlsalpn01-port", "UPKI_RA_TLSALPN01_PORT", tlsalpn01_port, "443"),
 	S("acme-profile", "UPKI_RA_ACME_PROFILE", acme_profile, "server"),
 	S("acme-profiles", "UPKI_RA_ACME_PROFILES", acme_profiles, "server,webapp"),
+	B("acme-client-auth", "UPKI_RA_ACME_CLIENT_AUTH", acme_client_auth, "false"),
 	S("allowed-names", "UPKI_RA_ALLOWED_NAMES", allowed_names, ""),
 	B("eab-required", "UPKI_RA_EAB_REQUIRED", eab_required, "false"),
 	I("rate-orders", "UPKI_RA_RATE_ORDERS", rate_orders, "300", 0, 1000000),

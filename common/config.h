@@ -32,6 +32,7 @@ struct config {
 	int tlsalpn01_port;
 	char acme_profile[CONFIG_STR];     /* default profile for ACME orders */
 	char acme_profiles[CONFIG_STR];    /* profiles an order may ask for */
+	bool acme_client_auth;             /* ... even ones with clientAuth */
 	char allowed_names[CONFIG_STR];    /* DNS suffixes; "" allows any */
 	int validators;
 	bool eab_required;                 /* accounts need an admin's EAB key */

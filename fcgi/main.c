@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "acme_profiles.h"
 #include "config.h"
 #include "log.h"
 #include "ra.h"
@@ -158,6 +159,9 @@ main(int argc, char **argv)
 		return cmd_init(&cfg);
 	if (strcmp(args.command, "register") == 0)
 		return cmd_register(&cfg, args.seed);
+	if ((strcmp(args.command, "serve") == 0 || strcmp(args.command, "start") == 0) &&
+	    acme_profiles_check_names(&cfg) != 0)
+		return 1;
 	if (strcmp(args.command, "serve") == 0)
 		return cmd_serve(&cfg);
 	if (strcmp(args.command, "start") == 0)

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acme_profiles.h"
 #include "listen.h"
 #include "nonce.h"
 #include "log.h"
@@ -28,7 +29,7 @@ cmd_serve(const struct config *cfg)
 	char spec[PATH_MAX], desc[PATH_MAX + 64];
 	int fd, rc;
 
-	if (ra_data_dir_init(cfg) != 0)
+	if (ra_data_dir_init(cfg) != 0 || acme_profiles_check_ca(cfg) != 0)
 		return 1;
 	/* Before fork: every worker must accept the nonces of every other,
 	 * be able to wake every validator, and every writer the others. */

@@ -700,6 +700,45 @@ def test_terms_of_service_must_be_agreed(tmp_path_factory):
         finish_stack(s)
 
 
+def start_refused(ra, env):
+    """`upki-ra start`, which should exit; its whole session is killed if
+    it serves instead."""
+    p = subprocess.Popen([ra, "start"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, errs = p.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, 9)
+        out, errs = p.communicate()
+    return subprocess.CompletedProcess(p.args, p.returncode, out, errs)
+
+
+def test_profiles_acme_must_not_offer_refuse_to_start(tmp_path_factory):
+    from mtls_helpers import RA
+    s = make_stack(tmp_path_factory, "badprofiles")
+    cases = [
+        ({"UPKI_RA_ACME_PROFILES": "server,admin"}, "'admin'"),
+        ({"UPKI_RA_ACME_PROFILES": "ra"}, "'ra'"),
+        ({"UPKI_RA_ACME_PROFILE": "ca"}, "'ca'"),
+        # By their definition at the CA: clientAuth without the setting.
+        ({"UPKI_RA_ACME_PROFILES": "server,laptop"}, "clientAuth"),
+    ]
+    try:
+        s.start_devca()
+        for env, what in cases:
+            r = start_refused(RA, s.ra_env(**env))
+            assert r.returncode == 1, (env, r.stderr)
+            last = r.stderr.strip().splitlines()[-1]
+            assert "cannot be offered over ACME" in last and what in last, (env, last)
+        # The separate setting allows clientAuth ones, never ca, ra, admin.
+        r = start_refused(RA, s.ra_env(UPKI_RA_ACME_PROFILES="admin",
+                                       UPKI_RA_ACME_CLIENT_AUTH="true"))
+        assert r.returncode == 1 and "'admin'" in r.stderr, r.stderr
+        s.start_ra(UPKI_RA_ACME_PROFILES="server,laptop", UPKI_RA_ACME_CLIENT_AUTH="true")
+    finally:
+        finish_stack(s)
+
+
 def make_admin(stack, tmp_path):
     """A client certificate from the dev CA, made an admin of the RA."""
     import zmq
