@@ -42,6 +42,7 @@ static const struct config_key config_keys[] = {
 	S("dns-server", "UPKI_RA_DNS_SERVER", dns_server, ""),
 	P("http01-port", "UPKI_RA_HTTP01_PORT", http01_port, "80"),
 	P("tlsalpn01-port", "UPKI_RA_TLSALPN01_PORT", tlsalpn01_port, "443"),
+	S("validation-allow", "UPKI_RA_VALIDATION_ALLOW", validation_allow, ""),
 	S("acme-profile", "UPKI_RA_ACME_PROFILE", acme_profile, "server"),
 	S("acme-profiles", "UPKI_RA_ACME_PROFILES", acme_profiles, "server,webapp"),
 	B("acme-client-auth", "UPKI_RA_ACME_CLIENT_AUTH", acme_client_auth, "false"),

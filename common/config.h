@@ -30,6 +30,7 @@ struct config {
 	char dns_server[CONFIG_STR];
 	int http01_port;
 	int tlsalpn01_port;
+	char validation_allow[CONFIG_STR]; /* CIDRs validation may reach after all */
 	char acme_profile[CONFIG_STR];     /* default profile for ACME orders */
 	char acme_profiles[CONFIG_STR];    /* profiles an order may ask for */
 	bool acme_client_auth;             /* ... even ones with clientAuth */

@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -16,11 +17,14 @@
 #include <string.h>
 #include <time.h>
 
+#include <sys/socket.h>
+
 #include <ares.h>
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "addrpolicy.h"
 #include "buf.h"
 #include "mono.h"
 #include "validate_impl.h"
@@ -82,6 +86,7 @@ validate_begin(struct validate_check *v, const struct validate_opts *o,
     char *detail, size_t detlen)
 {
 	static const struct validate_opts defaults;
+	char err[128];
 
 	if (o == NULL)
 		o = &defaults;
@@ -95,6 +100,9 @@ validate_begin(struct validate_check *v, const struct validate_opts *o,
 	v->detlen = detlen;
 	if (detlen > 0)
 		detail[0] = '\0';
+	/* serve refuses a bad list at start; here it allows nothing more. */
+	if (addrpolicy_parse(&v->addrs, o->allow, err, sizeof(err)) != 0)
+		memset(&v->addrs, 0, sizeof(v->addrs));
 }
 
 /* Bytes from the network may be anything: the detail stays one line of
@@ -343,8 +351,45 @@ validate_lookup(struct validate_check *v, const char *qname, const int *types,
 	return VALIDATE_OK;
 }
 
-/* Appends host's addresses, A records first, in CURLOPT_RESOLVE's form:
- * "192.0.2.1,[2001:db8::1]". */
+/* "192.0.2.1 is documentation", for a detail; NULL when addr may be
+ * reached.  Free it. */
+static char *
+validate_refusal(const struct validate_check *v, int family, const void *addr)
+{
+	const char *range = addrpolicy_refuses(&v->addrs, family, addr);
+	char text[INET6_ADDRSTRLEN], *out;
+
+	if (range == NULL)
+		return NULL;
+	if (inet_ntop(family, addr, text, sizeof(text)) == NULL ||
+	    asprintf(&out, "%s is %s", text, range) < 0)
+		return strdup(range);
+	return out;
+}
+
+/* Appends addr to the CURLOPT_RESOLVE list when the policy allows it and
+ * returns 1; else keeps the first refusal in *refused and returns 0. */
+static int
+validate_keep(const struct validate_check *v, int family, const void *addr,
+    struct buf *out, const char **sep, char **refused)
+{
+	char text[INET6_ADDRSTRLEN], *why = validate_refusal(v, family, addr);
+
+	if (why != NULL) {
+		if (*refused == NULL)
+			*refused = why;
+		else
+			free(why);
+		return 0;
+	}
+	inet_ntop(family, addr, text, sizeof(text));
+	buf_printf(out, family == AF_INET6 ? "%s[%s]" : "%s%s", *sep, text);
+	*sep = ",";
+	return 1;
+}
+
+/* Appends host's addresses that the policy allows, A records first, in
+ * CURLOPT_RESOLVE's form: "192.0.2.1,[2001:db8::1]". */
 static enum validate_result
 validate_resolve(struct validate_check *v, const char *host, struct buf *out)
 {
@@ -352,9 +397,9 @@ validate_resolve(struct validate_check *v, const char *host, struct buf *out)
 	struct validate_reply reps[2];
 	struct ares_addrttl a4[VALIDATE_ADDRS_MAX];
 	struct ares_addr6ttl a6[VALIDATE_ADDRS_MAX];
-	int n4 = VALIDATE_ADDRS_MAX, n6 = VALIDATE_ADDRS_MAX, why;
-	char text[INET6_ADDRSTRLEN];
+	int n4 = VALIDATE_ADDRS_MAX, n6 = VALIDATE_ADDRS_MAX, why, kept = 0;
 	const char *sep = "";
+	char *refused = NULL;
 	enum validate_result r;
 
 	memset(reps, 0, sizeof(reps));
@@ -366,12 +411,17 @@ validate_resolve(struct validate_check *v, const char *host, struct buf *out)
 	if (reps[1].status != ARES_SUCCESS || ares_parse_aaaa_reply(reps[1].abuf,
 	    reps[1].alen, NULL, a6, &n6) != ARES_SUCCESS)
 		n6 = 0;
-	for (int i = 0; i < n4; i++, sep = ",")
-		buf_printf(out, "%s%s", sep,
-		    inet_ntop(AF_INET, &a4[i].ipaddr, text, sizeof(text)));
-	for (int i = 0; i < n6; i++, sep = ",")
-		buf_printf(out, "%s[%s]", sep,
-		    inet_ntop(AF_INET6, &a6[i].ip6addr, text, sizeof(text)));
+	for (int i = 0; i < n4; i++)
+		kept += validate_keep(v, AF_INET, &a4[i].ipaddr, out, &sep, &refused);
+	for (int i = 0; i < n6; i++)
+		kept += validate_keep(v, AF_INET6, &a6[i].ip6addr, out, &sep, &refused);
+	if (kept == 0 && refused != NULL) {
+		r = validate_fail(v, VALIDATE_UNAUTHORIZED, "%s: address policy: %s "
+		    "(UPKI_RA_VALIDATION_ALLOW)", host, refused);
+		free(refused);
+		goto done;
+	}
+	free(refused);
 	if (n4 + n6 == 0) {
 		why = reps[0].status != ARES_SUCCESS ? reps[0].status : reps[1].status;
 		r = validate_fail(v, VALIDATE_DNS, "no address for %s: %s", host,
@@ -400,6 +450,62 @@ validate_pin(struct validate_check *v, struct validate_conn *cn,
 	return r;
 }
 
+/* An address literal of a URL ("192.0.2.1", "[2001:db8::1]"), which needs
+ * no lookup, against the policy. */
+static enum validate_result
+validate_literal_allowed(struct validate_check *v, const char *host)
+{
+	unsigned char addr[16];
+	char text[VALIDATE_HOST_MAX], *why;
+	size_t len = strlen(host);
+	int family = AF_INET;
+
+	if (host[0] == '[' && len > 2 && host[len - 1] == ']') {
+		snprintf(text, sizeof(text), "%.*s", (int)(len - 2), host + 1);
+		family = AF_INET6;
+	} else
+		snprintf(text, sizeof(text), "%s", host);
+	if (inet_pton(family, text, addr) != 1)
+		return validate_fail(v, VALIDATE_UNAUTHORIZED, "%.64s: address policy: "
+		    "not an address", host);
+	if ((why = validate_refusal(v, family, addr)) == NULL)
+		return VALIDATE_OK;
+	validate_fail(v, VALIDATE_UNAUTHORIZED, "address policy: %s "
+	    "(UPKI_RA_VALIDATION_ALLOW)", why);
+	free(why);
+	return VALIDATE_UNAUTHORIZED;
+}
+
+/*
+ * Every socket libcurl opens, whatever led it there (a pinned name, an
+ * address literal, a redirect): one to an address the policy refuses is
+ * never made, and the refusal is kept for the detail.
+ */
+static curl_socket_t
+validate_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct validate_conn *cn = arg;
+	const void *addr = NULL;
+	const char *range;
+	char text[INET6_ADDRSTRLEN] = "?";
+
+	if (a->family == AF_INET)
+		addr = &((const struct sockaddr_in *)(const void *)&a->addr)->sin_addr;
+	else if (a->family == AF_INET6)
+		addr = &((const struct sockaddr_in6 *)(const void *)&a->addr)->sin6_addr;
+	if (purpose != CURLSOCKTYPE_IPCXN || addr == NULL)
+		range = "not an IP connection";
+	else
+		range = addrpolicy_refuses(cn->addrs, a->family, addr);
+	if (range == NULL)
+		return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (addr != NULL)
+		inet_ntop(a->family, addr, text, sizeof(text));
+	if (cn->refused[0] == '\0')
+		snprintf(cn->refused, sizeof(cn->refused), "%s is %s", text, range);
+	return CURL_SOCKET_BAD;
+}
+
 /*
  * A libcurl handle for url, whose host and port are given apart so that the
  * pin matches what libcurl will look for.  Certificates are not verified
@@ -414,11 +520,15 @@ validate_conn_open(struct validate_check *v, struct validate_conn *cn,
 	long left;
 	CURL *c;
 
-	if (!validate_is_literal(host) &&
-	    (r = validate_pin(v, cn, host, port)) != VALIDATE_OK)
+	cn->addrs = &v->addrs;
+	if (validate_is_literal(host))
+		r = validate_literal_allowed(v, host);
+	else
+		r = validate_pin(v, cn, host, port);
+	if (r != VALIDATE_OK)
 		return r;
 	if ((left = validate_left_ms(v)) == 0)
-		return validate_fail(v, VALIDATE_CONNECTION, "%s: timed out", url);
+		return validate_fail(v, VALIDATE_CONNECTION, "%.128s: timed out", url);
 	if ((cn->curl = c = curl_easy_init()) == NULL ||
 	    curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_RESOLVE, cn->pin) != CURLE_OK ||
@@ -431,7 +541,9 @@ validate_conn_open(struct validate_check *v, struct validate_conn *cn,
 	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_USERAGENT, VALIDATE_USER_AGENT) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cn->err) != CURLE_OK)
+	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cn->err) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, validate_open_socket) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, cn) != CURLE_OK)
 		return validate_fail(v, VALIDATE_CONNECTION, "cannot set up libcurl");
 	return VALIDATE_OK;
 }
@@ -452,6 +564,9 @@ validate_curl_fail(struct validate_check *v, const struct validate_conn *cn,
 	enum validate_result r = rc == CURLE_SSL_CONNECT_ERROR ? VALIDATE_TLS :
 	    VALIDATE_CONNECTION;
 
-	return validate_fail(v, r, "%s: %s", what,
+	if (cn->refused[0] != '\0')
+		return validate_fail(v, VALIDATE_UNAUTHORIZED, "%.128s: address policy: %s "
+		    "(UPKI_RA_VALIDATION_ALLOW)", what, cn->refused);
+	return validate_fail(v, r, "%.128s: %s", what,
 	    cn->err[0] != '\0' ? cn->err : curl_easy_strerror(rc));
 }

@@ -41,16 +41,17 @@ validate_http_target(struct validate_check *v, const char *url, char **hostp,
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, hostp, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
-		validate_fail(v, r, "%s: not a valid URL", url);
+		validate_fail(v, r, "%.128s: not a valid URL", url);
 		goto done;
 	}
 	*portp = strtol(port, NULL, 10);
 	if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)
-		validate_fail(v, r, "%s: scheme %s is not allowed", url, scheme);
-	else if (*portp != 80 && *portp != 443 && *portp != v->http_port)
-		validate_fail(v, r, "%s: port %ld is not allowed", url, *portp);
+		validate_fail(v, r, "%.128s: scheme %.16s is not allowed", url, scheme);
+	else if (*portp != 80 && *portp != 443 && *portp != v->http_port &&
+	    *portp != v->tlsalpn_port)
+		validate_fail(v, r, "%.128s: port %ld is not allowed", url, *portp);
 	else if (!validate_is_literal(*hostp) && !validate_hostname_ok(*hostp))
-		validate_fail(v, r, "%s: host %s is not allowed", url, *hostp);
+		validate_fail(v, r, "%.128s: host %.64s is not allowed", url, *hostp);
 	else
 		r = VALIDATE_OK;
 done:
@@ -135,18 +136,18 @@ validate_http_body(struct validate_check *v, const char *url,
 	char got[VALIDATE_EXCERPT + 4];
 
 	if (resp->status != 200)
-		return validate_fail(v, VALIDATE_INCORRECT, "%s: HTTP %ld", url,
+		return validate_fail(v, VALIDATE_INCORRECT, "%.128s: HTTP %ld", url,
 		    resp->status);
 	if (resp->body.failed)
 		return validate_fail(v, VALIDATE_INCORRECT,
-		    "%s: body longer than %d bytes", url, VALIDATE_BODY_MAX);
+		    "%.128s: body longer than %d bytes", url, VALIDATE_BODY_MAX);
 	while (len > 0 && validate_is_space(resp->body.data[len - 1]))
 		len--;
 	if (len == want && len > 0 && memcmp(resp->body.data, key_authz, len) == 0)
 		return VALIDATE_OK;
 	validate_excerpt(got, resp->body.data, len);
 	return validate_fail(v, VALIDATE_INCORRECT,
-	    "%s: got \"%s\", not the key authorization", url, got);
+	    "%.128s: got \"%s\", not the key authorization", url, got);
 }
 
 enum validate_result
@@ -176,7 +177,7 @@ validate_http01(const struct validate_opts *o, const char *ident_type,
 			break;
 		if (redirects == VALIDATE_REDIRECTS_MAX) {
 			r = validate_fail(&v, VALIDATE_CONNECTION,
-			    "%s: more than %d redirects", url, VALIDATE_REDIRECTS_MAX);
+			    "%.128s: more than %d redirects", url, VALIDATE_REDIRECTS_MAX);
 			break;
 		}
 		free(url);

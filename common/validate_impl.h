@@ -9,9 +9,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <netinet/in.h>
+
 #include <curl/curl.h>
 #include <openssl/sha.h>
 
+#include "addrpolicy.h"
 #include "validate.h"
 
 #define VALIDATE_BODY_MAX       8192    /* a key authorization is ~90 bytes */
@@ -31,6 +34,7 @@
  * where its explanation goes. */
 struct validate_check {
 	const char *dns_server;
+	struct addrpolicy addrs;    /* where connections may go */
 	int http_port;
 	int tlsalpn_port;
 	int connect_ms;
@@ -51,6 +55,8 @@ struct validate_conn {
 	CURL *curl;
 	struct curl_slist *pin;
 	char err[CURL_ERROR_SIZE];
+	const struct addrpolicy *addrs;
+	char refused[INET6_ADDRSTRLEN + 64];    /* the first socket not opened */
 };
 
 /* Milliseconds before the check's deadline; 0 once it has passed. */

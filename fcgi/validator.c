@@ -50,6 +50,7 @@ validator_opts(const struct config *cfg, struct validate_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->dns_server = cfg->dns_server;
+	o->allow = cfg->validation_allow;
 	o->http_port = cfg->http01_port;
 	o->tlsalpn_port = cfg->tlsalpn01_port;
 	o->connect_timeout_ms = 5000;

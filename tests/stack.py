@@ -272,6 +272,9 @@ class Stack:
             "UPKI_RA_LISTEN": self.fcgi_socket,
             "UPKI_CA_SEED": self.seed,
             "UPKI_RA_NGINX_PID": os.path.join(self.nginx_dir, "nginx.pid"),
+            # The challenge responders of the tests and of `make run` are
+            # on loopback, which validation may not reach otherwise.
+            "UPKI_RA_VALIDATION_ALLOW": "127.0.0.0/8",
         })
         env.update(self.extra_env)
         env.update(overrides)

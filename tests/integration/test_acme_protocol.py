@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 
 from acme_client import Client, Key, b64u, issued_by, jws, load_chain, make_csr
 from conftest import finish_stack, make_stack
-from stack import ChallTestSrv, free_port
+from stack import ChallTestSrv, challtestsrv_post, free_port
 
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -40,6 +40,11 @@ class Http01Responder:
             def do_GET(self):
                 token = self.path.rsplit("/", 1)[-1]
                 body = answers.get(token)
+                if isinstance(body, tuple):     # ("redirect", url)
+                    self.send_response(302)
+                    self.send_header("Location", body[1])
+                    self.end_headers()
+                    return
                 self.send_response(200 if body else 404)
                 self.end_headers()
                 if body:
@@ -343,6 +348,140 @@ def test_dns01_wildcard_order(env, client):
     order = wait_status(client, r.header("location"), ("ready",))
     r, _ = finalize(client, order, ["*.dns.example.test"])
     assert r.status == 200 and r.json()["status"] == "valid"
+
+
+# -- where validation may connect ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def policy_env(tmp_path_factory):
+    """A stack whose validation may reach 127.0.0.1 only, and that issues for
+    any name or address (no UPKI_RA_ALLOWED_NAMES)."""
+    dns = ChallTestSrv(str(tmp_path_factory.mktemp("policy-dns")))
+    http01 = Http01Responder()
+    s = make_stack(tmp_path_factory, "policy", env={
+        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.dns_port}",
+        "UPKI_RA_HTTP01_PORT": str(http01.port),
+        "UPKI_RA_TLSALPN01_PORT": str(free_port()),
+        "UPKI_RA_VALIDATION_ALLOW": "127.0.0.1/32",
+    })
+    try:
+        s.start()
+        yield s, dns, http01
+    finally:
+        http01.stop()
+        dns.stop()
+        finish_stack(s)
+
+
+class CountingListener:
+    """Counts the connections accepted on host:port."""
+
+    def __init__(self, host, port):
+        self.accepted = 0
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(16)
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def http01_result(env, client, name, answer):
+    """The failed http-01 challenge of a new order for name, whose responder
+    gives answer for the token."""
+    _, _, http01 = env
+    r = client.new_order([name])
+    assert r.status == 201, r
+    authz_url = r.json()["authorizations"][0]
+    ch = next(c for c in client.post(authz_url, None).json()["challenges"]
+              if c["type"] == "http-01")
+    http01.answers[ch["token"]] = answer
+    assert client.post(ch["url"], {}).status == 200
+    authz = wait_status(client, authz_url, ("invalid", "valid"), timeout=40)
+    return next(c for c in authz["challenges"] if c["type"] == "http-01")
+
+
+@pytest.mark.parametrize("target", ["127.0.0.2", "169.254.169.254", "[::1]", "0.0.0.0",
+                                    "[::ffff:127.0.0.2]"])
+def test_http01_redirect_to_a_refused_address_is_not_followed(policy_env, target):
+    stack, _, http01 = policy_env
+    c = Client(stack.base_url, stack.ca_cert)
+    c.new_account()
+    listener = CountingListener("127.0.0.2", http01.port) if target == "127.0.0.2" else None
+    try:
+        ch = http01_result(policy_env, c, "redirect.example.test", (
+            "redirect", f"http://{target}:{http01.port}/latest/meta-data/"))
+    finally:
+        if listener:
+            listener.close()
+    assert ch["status"] == "invalid", ch
+    assert "address policy" in ch["error"]["detail"], ch["error"]
+    if listener:
+        assert listener.accepted == 0
+
+
+def test_http01_name_resolving_to_a_refused_address(policy_env):
+    stack, dns, _ = policy_env
+    c = Client(stack.base_url, stack.ca_cert)
+    c.new_account()
+    challtestsrv_post(dns.mgmt_port, "add-a", {"host": "meta.example.test.",
+                                               "addresses": ["169.254.169.254"]})
+    ch = http01_result(policy_env, c, "meta.example.test", "unused")
+    assert ch["status"] == "invalid" and "address policy" in ch["error"]["detail"], ch
+
+
+def test_http01_redirect_to_an_allowed_address_still_works(policy_env):
+    stack, _, http01 = policy_env
+    c = Client(stack.base_url, stack.ca_cert)
+    c.new_account()
+    r = c.new_order(["hop.example.test"])
+    authz_url = r.json()["authorizations"][0]
+    ch = next(x for x in c.post(authz_url, None).json()["challenges"]
+              if x["type"] == "http-01")
+    http01.answers["hop-" + ch["token"]] = c.key_authorization(ch["token"])
+    http01.answers[ch["token"]] = ("redirect", f"http://127.0.0.1:{http01.port}/"
+                                   f".well-known/acme-challenge/hop-{ch['token']}")
+    assert c.post(ch["url"], {}).status == 200
+    assert wait_status(c, authz_url, ("valid", "invalid"))["status"] == "valid"
+
+
+REFUSED_IPS = ["0.0.0.0", "0.1.2.3", "127.0.0.2", "169.254.169.254", "100.64.0.1",
+               "192.0.0.8", "192.0.2.1", "198.18.0.1", "198.51.100.7", "203.0.113.9",
+               "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255",
+               "::", "::1", "::ffff:127.0.0.2", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe",
+               "100::1", "2001::1", "2001:db8::1", "2002:7f00:1::1", "3fff::1", "fe80::1",
+               "fec0::1", "ff02::1"]
+
+
+@pytest.mark.parametrize("ip", REFUSED_IPS)
+def test_ip_identifier_in_a_refused_range_is_rejected(policy_env, ip):
+    stack = policy_env[0]
+    c = Client(stack.base_url, stack.ca_cert)
+    c.new_account()
+    r = c.new_order([ip])
+    assert r.status == 400 and r.problem["type"] == err("rejectedIdentifier"), (ip, r)
+    assert "address policy" in json.dumps(r.problem), r.problem
+
+
+def test_ip_identifiers_private_and_allowed_are_accepted(policy_env):
+    stack = policy_env[0]
+    c = Client(stack.base_url, stack.ca_cert)
+    c.new_account()
+    for ip in ("127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "fd00::1", "8.8.8.8",
+               "2606:4700::1"):
+        r = c.new_order([ip])
+        assert r.status == 201, (ip, r)
 
 
 def test_ip_identifier_outside_the_name_policy_is_rejected(client):

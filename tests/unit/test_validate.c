@@ -517,6 +517,7 @@ opts(int http_port, int tlsalpn_port)
 {
 	return (struct validate_opts){
 		.dns_server = F.dns,
+		.allow = "127.0.0.0/8",
 		.http_port = http_port,
 		.tlsalpn_port = tlsalpn_port,
 		.connect_timeout_ms = 3000,
@@ -530,6 +531,7 @@ opts_short(const char *dns, int port)
 {
 	return (struct validate_opts){
 		.dns_server = dns,
+		.allow = "127.0.0.0/8",
 		.http_port = port,
 		.tlsalpn_port = port,
 		.connect_timeout_ms = 500,
