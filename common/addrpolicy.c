@@ -42,6 +42,19 @@ static const struct {
 
 #define ADDRPOLICY_NREFUSED (sizeof(addrpolicy_refused) / sizeof(addrpolicy_refused[0]))
 
+/* An IPv4 address carried in IPv6, at its last 4 bytes: mapped
+ * (::ffff:0:0/96) or NAT64's well-known prefix (64:ff9b::/96). */
+static const unsigned char *
+addrpolicy_embedded_v4(const unsigned char *a)
+{
+	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
+	static const unsigned char nat64[12] = { 0x00, 0x64, 0xff, 0x9b };
+
+	if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0)
+		return a + 12;
+	return NULL;
+}
+
 /* "addr/bits" or "addr", without surrounding spaces; -1 when it is neither. */
 static int
 addrpolicy_net_parse(const char *text, size_t len, struct addrpolicy_net *out)
@@ -71,6 +84,22 @@ addrpolicy_net_parse(const char *text, size_t len, struct addrpolicy_net *out)
 	return 0;
 }
 
+/* "::ffff:a.b.c.d/n" is the IPv4 range it spells, so that it allows what
+ * addrpolicy_refuses judges as IPv4. */
+static void
+addrpolicy_net_v4(struct addrpolicy_net *net)
+{
+	const unsigned char *v4;
+
+	if (net->family != AF_INET6 || net->bits < 96 ||
+	    (v4 = addrpolicy_embedded_v4(net->addr)) == NULL)
+		return;
+	memmove(net->addr, v4, 4);
+	memset(net->addr + 4, 0, 12);
+	net->family = AF_INET;
+	net->bits -= 96;
+}
+
 int
 addrpolicy_parse(struct addrpolicy *p, const char *list, char *err, size_t errlen)
 {
@@ -86,11 +115,13 @@ addrpolicy_parse(struct addrpolicy *p, const char *list, char *err, size_t errle
 			snprintf(err, errlen, "more than %d ranges", ADDRPOLICY_ALLOW_MAX);
 			return -1;
 		}
-		if (len > 0 && addrpolicy_net_parse(s, len, &p->allow[p->n++]) != 0) {
+		if (len > 0 && addrpolicy_net_parse(s, len, &p->allow[p->n]) != 0) {
 			snprintf(err, errlen, "'%.*s' is not an address or CIDR range",
 			    (int)(len < 64 ? len : 64), s);
 			return -1;
 		}
+		if (len > 0)
+			addrpolicy_net_v4(&p->allow[p->n++]);
 		s += strcspn(s, ",");
 		s += *s == ',';
 	}
@@ -106,19 +137,6 @@ addrpolicy_in(const struct addrpolicy_net *net, int family, const unsigned char 
 	if (net->family != family || memcmp(net->addr, addr, (size_t)full) != 0)
 		return false;
 	return rest == 0 || ((net->addr[full] ^ addr[full]) & mask) == 0;
-}
-
-/* An IPv4 address carried in IPv6, at its last 4 bytes: mapped
- * (::ffff:0:0/96) or NAT64's well-known prefix (64:ff9b::/96). */
-static const unsigned char *
-addrpolicy_embedded_v4(const unsigned char *a)
-{
-	static const unsigned char mapped[12] = { [10] = 0xff, [11] = 0xff };
-	static const unsigned char nat64[12] = { 0x00, 0x64, 0xff, 0x9b };
-
-	if (memcmp(a, mapped, 12) == 0 || memcmp(a, nat64, 12) == 0)
-		return a + 12;
-	return NULL;
 }
 
 const char *

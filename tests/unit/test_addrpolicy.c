@@ -86,6 +86,12 @@ test_allow_list(void **state)
 	expect_refused(&p, "ff02::1", "multicast");
 	expect_refused(&p, "::2", NULL);
 
+	/* An IPv4 range spelt as IPv6 is that IPv4 range. */
+	assert_int_equal(addrpolicy_parse(&p, "::ffff:127.0.0.0/120", err, sizeof(err)), 0);
+	expect_allowed(&p, "127.0.0.9");
+	expect_allowed(&p, "::ffff:127.0.0.9");
+	expect_refused(&p, "127.0.1.1", "loopback");
+
 	assert_int_equal(addrpolicy_parse(&p, "127.0.0.1", err, sizeof(err)), 0);
 	expect_allowed(&p, "127.0.0.1");
 	expect_refused(&p, "127.0.0.2", "loopback");
