@@ -223,6 +223,51 @@ store_account_orders_since(struct store *st, int64_t account_id, int64_t since,
 	return n;
 }
 
+int
+store_account_challenges(struct store *st, int64_t account_id, int64_t since,
+    int *inflight, int *failed, int64_t *oldest_failed)
+{
+	static const char sql[] = "SELECT count(*) FILTER (WHERE c.status = 'processing'), "
+	    "count(*) FILTER (WHERE c.status = 'invalid'), "
+	    "min(c.validated) FILTER (WHERE c.status = 'invalid') "
+	    "FROM challenges c JOIN authorizations a ON a.id = c.authz_id "
+	    "WHERE a.account_id = ?1 AND (c.status = 'processing' OR "
+	    "(c.status = 'invalid' AND c.validated > ?2))";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int rc = -1;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, account_id);
+	sqlite3_bind_int64(s, 2, since);
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*inflight = sqlite3_column_int(s, 0);
+		*failed = sqlite3_column_int(s, 1);
+		*oldest_failed = sqlite3_column_int64(s, 2);
+		rc = 0;
+	}
+	sqlite3_reset(s);
+	return rc;
+}
+
+int
+store_account_pending_authzs(struct store *st, int64_t account_id, int64_t now)
+{
+	static const char sql[] = "SELECT count(*) FROM authorizations "
+	    "WHERE account_id = ? AND status = 'pending' AND expires > ?";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int n = -1;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, account_id);
+	sqlite3_bind_int64(s, 2, now);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int(s, 0);
+	sqlite3_reset(s);
+	return n;
+}
+
 /* -- orders -------------------------------------------------------------------- */
 
 static int
@@ -718,14 +763,20 @@ store_work_row(sqlite3_stmt *s, void *p)
 }
 
 int
-store_challenge_claim(struct store *st, int64_t now, int lease_s, struct store_work *w)
+store_challenge_claim(struct store *st, int64_t now, int lease_s, int per_account,
+    struct store_work *w)
 {
+	/* running: the account's checks whose lease still holds. */
 	static const char sql_pick[] = "SELECT c.id, c.type, c.token, a.id, a.type, a.value, "
-	    "acc.thumbprint, c.attempts FROM challenges c "
+	    "acc.thumbprint, c.attempts, (SELECT count(*) FROM challenges c2 "
+	    "JOIN authorizations a2 ON a2.id = c2.authz_id WHERE a2.account_id = a.account_id "
+	    "AND c2.status = 'processing' AND c2.lease_until >= ?1) AS running "
+	    "FROM challenges c "
 	    "JOIN authorizations a ON a.id = c.authz_id "
 	    "JOIN accounts acc ON acc.id = a.account_id "
-	    "WHERE c.status = 'processing' AND (c.lease_until IS NULL OR c.lease_until < ?) "
-	    "ORDER BY c.lease_until IS NOT NULL, c.id LIMIT 1";
+	    "WHERE c.status = 'processing' AND (c.lease_until IS NULL OR c.lease_until < ?1) "
+	    "AND running < ?2 "
+	    "ORDER BY running, c.lease_until IS NOT NULL, c.id LIMIT 1";
 	static const char sql_lease[] = "UPDATE challenges SET lease_until = ?, "
 	    "attempts = attempts + 1 WHERE id = ?";
 	static const char sql_any[] = "SELECT 1 FROM challenges WHERE status = 'processing' "
@@ -750,6 +801,7 @@ store_challenge_claim(struct store *st, int64_t now, int lease_s, struct store_w
 	if ((s = store_stmt(st, sql_pick)) == NULL)
 		goto fail;
 	sqlite3_bind_int64(s, 1, now);
+	sqlite3_bind_int(s, 2, per_account);
 	if ((rc = store_one(s, store_work_row, w)) != 0) {
 		store_rollback(st);
 		return rc;
@@ -787,8 +839,8 @@ store_challenge_finish(struct store *st, int64_t challenge_id, const char *probl
 		goto fail;
 	sqlite3_bind_int64(s, 1, challenge_id);
 	store_bind_text(s, 2, status);
-	if (problem == NULL)
-		sqlite3_bind_int64(s, 3, now);
+	/* Failed checks keep their time too: they count against the account. */
+	sqlite3_bind_int64(s, 3, now);
 	store_bind_text(s, 4, problem);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)

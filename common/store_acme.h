@@ -49,7 +49,7 @@ struct store_challenge {
 	char type[16];
 	char token[STORE_ID_MAX];
 	char status[16];
-	int64_t validated;          /* 0 = not yet */
+	int64_t validated;          /* when the check ended, valid or not; 0 = not yet */
 	char *error;                /* JSON problem text or NULL */
 };
 
@@ -148,8 +148,22 @@ int store_authz_deactivate(struct store *st, const char *id);
 /* pending -> processing for the challenge (authz must be pending). 1 if
  * the challenge or its authorization is not pending. */
 int store_challenge_start(struct store *st, const char *authz_id, const char *type);
-/* Claims one challenge to validate for lease_s seconds; 1 when none. */
-int store_challenge_claim(struct store *st, int64_t now, int lease_s, struct store_work *w);
+/*
+ * Claims one challenge to validate for lease_s seconds; 1 when none.  Fair
+ * across accounts: the challenge of the account with the fewest checks
+ * running goes first, and an account that already has per_account checks
+ * running gets no more, so that one account's slow targets cannot hold
+ * every validator.
+ */
+int store_challenge_claim(struct store *st, int64_t now, int lease_s, int per_account,
+    struct store_work *w);
+/* The account's challenges being validated, and those that failed since
+ * then with the time of the oldest of them (for Retry-After).  -1 on
+ * error. */
+int store_account_challenges(struct store *st, int64_t account_id, int64_t since,
+    int *inflight, int *failed, int64_t *oldest_failed);
+/* The account's pending authorizations that have not expired; -1 on error. */
+int store_account_pending_authzs(struct store *st, int64_t account_id, int64_t now);
 /* Records the outcome: valid (problem NULL) or invalid (problem JSON), and
  * carries it to the authorization and to every order that uses it. */
 int store_challenge_finish(struct store *st, int64_t challenge_id, const char *problem,

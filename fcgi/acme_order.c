@@ -268,6 +268,31 @@ acme_order_rate(struct ra_ctx *ctx, const struct acme_req *ar, struct http_respo
 	return -1;
 }
 
+/* Pending authorizations cost the RA validations to come: at most
+ * rate_pending_authz per account, those this order adds included. */
+static int
+acme_order_pending(struct ra_ctx *ctx, const struct acme_req *ar,
+    const struct store_new_authz *az, int n, struct http_response *resp)
+{
+	int pending, adds = 0;
+
+	if (ctx->cfg->rate_pending_authz == 0)
+		return 0;
+	if ((pending = store_account_pending_authzs(ctx->store, ar->account.id, ar->now)) < 0) {
+		acme_store_failed(resp);
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		adds += !az[i].reuse;
+	if (pending + adds <= ctx->cfg->rate_pending_authz)
+		return 0;
+	http_header_add(resp, "Retry-After", "60");
+	acme_problem(resp, 429, ACME_ERR("rateLimited"), NULL,
+	    "at most %d pending authorizations per account (%d pending): validate or "
+	    "deactivate some first", ctx->cfg->rate_pending_authz, pending);
+	return -1;
+}
+
 /* RFC 9773 "replaces": the certificate this order renews, one of the
  * account's own. */
 static int
@@ -336,6 +361,8 @@ HANDLER(acme_new_order)
 		acme_store_failed(resp);
 		goto done;
 	}
+	if (acme_order_pending(ctx, &ar, az, n, resp) != 0)
+		goto done;
 	idjson = acme_identifiers_json(ids, n);
 	o.account_id = ar.account.id;
 	o.created_at = ar.now;

@@ -120,7 +120,7 @@ validator_main(const struct config *cfg, int listen_fd)
 	char path[PATH_MAX], err[256];
 	time_t last_sweep = 0;
 	int64_t last_checkpoint = 0;
-	int rc;
+	int rc, per_account;
 
 	close(listen_fd);       /* validators serve no requests */
 	signal(SIGPIPE, SIG_IGN);
@@ -138,6 +138,9 @@ validator_main(const struct config *cfg, int listen_fd)
 		return 1;
 	}
 	validator_opts(cfg, &opts);
+	/* One account's checks never hold every validator: the others stay
+	 * free for everyone else (with one validator, it takes turns). */
+	per_account = cfg->validators > 1 ? cfg->validators - 1 : 1;
 	while (!validator_stopping) {
 		time_t now = time(NULL);
 
@@ -150,7 +153,7 @@ validator_main(const struct config *cfg, int listen_fd)
 			store_checkpoint(st);
 			last_checkpoint = mono_ms();
 		}
-		rc = store_challenge_claim(st, now, VALIDATOR_LEASE_SECONDS, &w);
+		rc = store_challenge_claim(st, now, VALIDATOR_LEASE_SECONDS, per_account, &w);
 		if (rc == 0)
 			validator_run_one(st, &opts, &w);
 		else

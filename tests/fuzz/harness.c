@@ -364,7 +364,7 @@ fuzz_order_ready(struct fuzz_acme *a)
 	for (int i = 0; i < n; i++)
 		if (store_challenge_start(st, ids[i], "http-01") != 0)
 			fuzz_fail("set-up: cannot start http-01 of %s", ids[i]);
-	while (store_challenge_claim(st, now, 60, &w) == 0)
+	while (store_challenge_claim(st, now, 60, 64, &w) == 0)
 		if (store_challenge_finish(st, w.challenge_id, NULL, now) != 0)
 			fuzz_fail("set-up: cannot finish challenge %lld",
 			    (long long)w.challenge_id);

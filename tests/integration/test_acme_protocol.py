@@ -826,6 +826,95 @@ def test_silent_target_fails_after_the_timeout_without_slowing_anyone(tmp_path_f
         finish_stack(s)
 
 
+# -- fair, bounded validation --------------------------------------------------
+
+@pytest.fixture(scope="module")
+def fair_env(tmp_path_factory):
+    """Two validators, tls-alpn-01 pointed at a target that never answers,
+    http-01 at a closed port (fails at once), and low per-account limits."""
+    hole = Blackhole()
+    dns = ChallTestSrv(str(tmp_path_factory.mktemp("fair-dns")))
+    s = make_stack(tmp_path_factory, "fair", validators=2, env={
+        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.dns_port}",
+        "UPKI_RA_TLSALPN01_PORT": str(hole.port),
+        "UPKI_RA_HTTP01_PORT": str(free_port()),
+        "UPKI_RA_RATE_INFLIGHT": "6",
+        "UPKI_RA_RATE_PENDING_AUTHZ": "20",
+        "UPKI_RA_RATE_FAILED": "1",
+    })
+    try:
+        s.start()
+        yield s, dns
+    finally:
+        hole.stop()
+        dns.stop()
+        finish_stack(s)
+
+
+def challenge_of(client, authz_url, kind):
+    return next(c for c in client.post(authz_url, None).json()["challenges"]
+                if c["type"] == kind)
+
+
+def assert_rate_limited(r):
+    assert r.status == 429 and r.problem["type"] == err("rateLimited"), r
+    assert int(r.header("retry-after")) >= 1, r.headers
+
+
+def test_one_accounts_silent_targets_do_not_starve_another(fair_env):
+    import hashlib
+    stack, dns = fair_env
+    attacker = Client(stack.base_url, stack.ca_cert)
+    attacker.new_account()
+    r = attacker.new_order([f"slow{i}.example.test" for i in range(12)])
+    assert r.status == 201, r
+    answers = []
+    for authz_url in r.json()["authorizations"]:
+        answers.append(attacker.post(challenge_of(attacker, authz_url, "tls-alpn-01")["url"],
+                                     {}))
+    # At most 6 in flight for one account; the rest are refused, not queued.
+    assert [a.status for a in answers].count(200) == 6, answers
+    for a in answers[6:]:
+        assert_rate_limited(a)
+
+    victim = Client(stack.base_url, stack.ca_cert)
+    victim.new_account()
+    r = victim.new_order(["victim.example.test"])
+    authz_url = r.json()["authorizations"][0]
+    ch = challenge_of(victim, authz_url, "dns-01")
+    digest = b64u(hashlib.sha256(victim.key_authorization(ch["token"]).encode()).digest())
+    dns.set_txt("_acme-challenge.victim.example.test.", digest)
+    started = time.monotonic()
+    assert victim.post(ch["url"], {}).status == 200
+    wait_status(victim, authz_url, ("valid",), timeout=60)
+    # Each of the attacker's checks takes 15 s; the victim waits for none.
+    took = time.monotonic() - started
+    assert took < 8, f"the victim's dns-01 took {took:.1f} s"
+
+
+def test_pending_authorizations_per_account_are_bounded(fair_env):
+    stack, _ = fair_env
+    c = Client(stack.base_url, stack.ca_cert)
+    c.new_account()
+    assert c.new_order([f"p{i}.example.test" for i in range(12)]).status == 201
+    assert_rate_limited(c.new_order([f"q{i}.example.test" for i in range(12)]))
+    assert c.new_order([f"r{i}.example.test" for i in range(8)]).status == 201
+
+
+def test_failed_validations_per_account_per_hour_are_bounded(fair_env):
+    stack, _ = fair_env
+    c = Client(stack.base_url, stack.ca_cert)
+    c.new_account()
+    r = c.new_order(["closed1.example.test"])
+    authz_url = r.json()["authorizations"][0]
+    assert c.post(challenge_of(c, authz_url, "http-01")["url"], {}).status == 200
+    wait_status(c, authz_url, ("invalid",))
+    r = c.new_order(["closed2.example.test"])
+    authz_url = r.json()["authorizations"][0]
+    assert_rate_limited(c.post(challenge_of(c, authz_url, "http-01")["url"], {}))
+    assert challenge_of(c, authz_url, "http-01")["status"] == "pending"
+
+
 def test_terms_of_service_must_be_agreed(tmp_path_factory):
     s = make_stack(tmp_path_factory, "tos", env={"UPKI_RA_TOS_URL": "https://ra.example.test/tos"})
     try:
