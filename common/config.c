@@ -53,6 +53,7 @@ static const struct config_key config_keys[] = {
 	I("rate-pending-authz", "UPKI_RA_RATE_PENDING_AUTHZ", rate_pending_authz, "1000", 0,
 	    1000000),
 	I("rate-failed", "UPKI_RA_RATE_FAILED", rate_failed, "60", 0, 1000000),
+	I("rate-accounts", "UPKI_RA_RATE_ACCOUNTS", rate_accounts, "20", 0, 1000000),
 	S("tos-url", "UPKI_RA_TOS_URL", tos_url, ""),
 	S("listen", "UPKI_RA_LISTEN", listen, ""),
 	I("workers", "UPKI_RA_WORKERS", workers, CONFIG_CPUS, 1, 256),

@@ -41,6 +41,7 @@ struct config {
 	int rate_inflight;                 /* challenges being validated, per account */
 	int rate_pending_authz;            /* pending authorizations per account */
 	int rate_failed;                   /* failed validations per account per hour */
+	int rate_accounts;                 /* new accounts per client address per hour */
 	char nginx_pid[CONFIG_STR];        /* nginx's pid file, to reload it */
 	int token_ttl;                     /* enrolment tokens, seconds */
 	int admin_cache_s;                 /* how long the CA's admin list is kept */

@@ -31,6 +31,7 @@ struct http_request {
 	const char *client_dn;
 	const char *client_cert;    /* URL-encoded PEM, as nginx escapes it */
 	const char *client_serial;
+	const char *remote_addr;    /* $remote_addr: whom new-account counts */
 	const char *body;
 	size_t body_len;
 };

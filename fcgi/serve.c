@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "acme_profiles.h"
+#include "addrrate.h"
 #include "listen.h"
 #include "nonce.h"
 #include "log.h"
@@ -35,6 +36,10 @@ cmd_serve(const struct config *cfg)
 	 * be able to wake every validator, and every writer the others. */
 	if (nonce_init() != 0) {
 		log_error("cannot make the nonce key");
+		return 1;
+	}
+	if (addrrate_init() != 0) {
+		log_error("cannot map the new-account counters");
 		return 1;
 	}
 	if (wakeup_init() != 0) {

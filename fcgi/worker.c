@@ -99,6 +99,7 @@ worker_build_request(FCGX_Request *fr, struct http_request *req, char *pathbuf,
 	req->client_dn = worker_param(fr, "SSL_CLIENT_S_DN");
 	req->client_cert = worker_param(fr, "SSL_CLIENT_CERT");
 	req->client_serial = worker_param(fr, "SSL_CLIENT_SERIAL");
+	req->remote_addr = worker_param(fr, "REMOTE_ADDR");
 	req->body = body->data != NULL ? body->data : "";
 	req->body_len = body->len;
 }

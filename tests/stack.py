@@ -275,6 +275,8 @@ class Stack:
             # The challenge responders of the tests and of `make run` are
             # on loopback, which validation may not reach otherwise.
             "UPKI_RA_VALIDATION_ALLOW": "127.0.0.0/8",
+            # Every client of the tests comes from 127.0.0.1.
+            "UPKI_RA_RATE_ACCOUNTS": "0",
         })
         env.update(self.extra_env)
         env.update(overrides)

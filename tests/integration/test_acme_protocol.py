@@ -841,6 +841,7 @@ def fair_env(tmp_path_factory):
         "UPKI_RA_RATE_INFLIGHT": "6",
         "UPKI_RA_RATE_PENDING_AUTHZ": "20",
         "UPKI_RA_RATE_FAILED": "1",
+        "UPKI_RA_RATE_ACCOUNTS": "8",
     })
     try:
         s.start()
@@ -914,6 +915,17 @@ def test_failed_validations_per_account_per_hour_are_bounded(fair_env):
     assert_rate_limited(c.post(challenge_of(c, authz_url, "http-01")["url"], {}))
     assert challenge_of(c, authz_url, "http-01")["status"] == "pending"
 
+
+def test_new_accounts_per_client_address_are_bounded(fair_env):
+    stack, _ = fair_env
+    for i in range(9):
+        r = Client(stack.base_url, stack.ca_cert).new_account()
+        if r.status != 201:
+            break
+    # The module's other tests made some of the 8 this hour.
+    assert_rate_limited(r)
+    assert int(r.header("retry-after")) <= 3600
+    assert "per client address" in r.problem["detail"]
 
 def test_terms_of_service_must_be_agreed(tmp_path_factory):
     s = make_stack(tmp_path_factory, "tos", env={"UPKI_RA_TOS_URL": "https://ra.example.test/tos"})
