@@ -10,6 +10,7 @@
 #include "handlers.h"
 #include "jsonx.h"
 #include "log.h"
+#include "store_authz.h"
 #include "wakeup.h"
 
 static json_object *

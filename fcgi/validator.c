@@ -23,6 +23,7 @@
 #include "log.h"
 #include "mono.h"
 #include "store_acme.h"
+#include "store_authz.h"
 #include "validate.h"
 #include "validator.h"
 #include "wakeup.h"

@@ -30,6 +30,7 @@
 #include "router.h"
 #include "store.h"
 #include "store_admin.h"
+#include "store_authz.h"
 
 static struct config fuzz_cfg;
 static struct ra_ctx fuzz_the_ctx;
