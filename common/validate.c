@@ -351,35 +351,34 @@ validate_lookup(struct validate_check *v, const char *qname, const int *types,
 	return VALIDATE_OK;
 }
 
-/* "192.0.2.1 is documentation", for a detail; NULL when addr may be
- * reached.  Free it. */
-static char *
-validate_refusal(const struct validate_check *v, int family, const void *addr)
+/* Whether the policy refuses addr; why then gets "192.0.2.1 is
+ * documentation", for a detail. */
+static bool
+validate_refused(const struct validate_check *v, int family, const void *addr,
+    char *why, size_t whylen)
 {
 	const char *range = addrpolicy_refuses(&v->addrs, family, addr);
-	char text[INET6_ADDRSTRLEN], *out;
+	char text[INET6_ADDRSTRLEN];
 
 	if (range == NULL)
-		return NULL;
-	if (inet_ntop(family, addr, text, sizeof(text)) == NULL ||
-	    asprintf(&out, "%s is %s", text, range) < 0)
-		return strdup(range);
-	return out;
+		return false;
+	if (inet_ntop(family, addr, text, sizeof(text)) == NULL)
+		snprintf(text, sizeof(text), "?");
+	snprintf(why, whylen, "%s is %s", text, range);
+	return true;
 }
 
 /* Appends addr to the CURLOPT_RESOLVE list when the policy allows it and
- * returns 1; else keeps the first refusal in *refused and returns 0. */
+ * returns 1; else keeps the first refusal in refused and returns 0. */
 static int
 validate_keep(const struct validate_check *v, int family, const void *addr,
-    struct buf *out, const char **sep, char **refused)
+    struct buf *out, const char **sep, char refused[VALIDATE_REFUSAL_MAX])
 {
-	char text[INET6_ADDRSTRLEN], *why = validate_refusal(v, family, addr);
+	char text[INET6_ADDRSTRLEN], why[VALIDATE_REFUSAL_MAX];
 
-	if (why != NULL) {
-		if (*refused == NULL)
-			*refused = why;
-		else
-			free(why);
+	if (validate_refused(v, family, addr, why, sizeof(why))) {
+		if (refused[0] == '\0')
+			snprintf(refused, VALIDATE_REFUSAL_MAX, "%s", why);
 		return 0;
 	}
 	inet_ntop(family, addr, text, sizeof(text));
@@ -398,8 +397,8 @@ validate_resolve(struct validate_check *v, const char *host, struct buf *out)
 	struct ares_addrttl a4[VALIDATE_ADDRS_MAX];
 	struct ares_addr6ttl a6[VALIDATE_ADDRS_MAX];
 	int n4 = VALIDATE_ADDRS_MAX, n6 = VALIDATE_ADDRS_MAX, why, kept = 0;
+	char refused[VALIDATE_REFUSAL_MAX] = "";
 	const char *sep = "";
-	char *refused = NULL;
 	enum validate_result r;
 
 	memset(reps, 0, sizeof(reps));
@@ -412,16 +411,14 @@ validate_resolve(struct validate_check *v, const char *host, struct buf *out)
 	    reps[1].alen, NULL, a6, &n6) != ARES_SUCCESS)
 		n6 = 0;
 	for (int i = 0; i < n4; i++)
-		kept += validate_keep(v, AF_INET, &a4[i].ipaddr, out, &sep, &refused);
+		kept += validate_keep(v, AF_INET, &a4[i].ipaddr, out, &sep, refused);
 	for (int i = 0; i < n6; i++)
-		kept += validate_keep(v, AF_INET6, &a6[i].ip6addr, out, &sep, &refused);
-	if (kept == 0 && refused != NULL) {
+		kept += validate_keep(v, AF_INET6, &a6[i].ip6addr, out, &sep, refused);
+	if (kept == 0 && refused[0] != '\0') {
 		r = validate_fail(v, VALIDATE_UNAUTHORIZED, "%s: address policy: %s "
 		    "(UPKI_RA_VALIDATION_ALLOW)", host, refused);
-		free(refused);
 		goto done;
 	}
-	free(refused);
 	if (n4 + n6 == 0) {
 		why = reps[0].status != ARES_SUCCESS ? reps[0].status : reps[1].status;
 		r = validate_fail(v, VALIDATE_DNS, "no address for %s: %s", host,
@@ -455,8 +452,8 @@ validate_pin(struct validate_check *v, struct validate_conn *cn,
 static enum validate_result
 validate_literal_allowed(struct validate_check *v, const char *host)
 {
+	char text[VALIDATE_HOST_MAX], why[VALIDATE_REFUSAL_MAX];
 	unsigned char addr[16];
-	char text[VALIDATE_HOST_MAX], *why;
 	size_t len = strlen(host);
 	int family = AF_INET;
 
@@ -468,12 +465,10 @@ validate_literal_allowed(struct validate_check *v, const char *host)
 	if (inet_pton(family, text, addr) != 1)
 		return validate_fail(v, VALIDATE_UNAUTHORIZED, "%.64s: address policy: "
 		    "not an address", host);
-	if ((why = validate_refusal(v, family, addr)) == NULL)
+	if (!validate_refused(v, family, addr, why, sizeof(why)))
 		return VALIDATE_OK;
-	validate_fail(v, VALIDATE_UNAUTHORIZED, "address policy: %s "
+	return validate_fail(v, VALIDATE_UNAUTHORIZED, "address policy: %s "
 	    "(UPKI_RA_VALIDATION_ALLOW)", why);
-	free(why);
-	return VALIDATE_UNAUTHORIZED;
 }
 
 /*

@@ -23,6 +23,7 @@
 #define VALIDATE_TOKEN_MAX      256
 #define VALIDATE_HOST_MAX       260     /* 253-byte name, or [IPv6], or ip6.arpa */
 #define VALIDATE_EXCERPT        64      /* bytes of a wrong answer quoted */
+#define VALIDATE_REFUSAL_MAX    (INET6_ADDRSTRLEN + 64)  /* "addr is range" */
 #define VALIDATE_ACME_ID_OID    "1.3.6.1.5.5.7.1.31"    /* id-pe-acmeIdentifier */
 #define VALIDATE_ALPN           "acme-tls/1"
 #define VALIDATE_USER_AGENT     "upki-ra validator"
@@ -56,7 +57,7 @@ struct validate_conn {
 	struct curl_slist *pin;
 	char err[CURL_ERROR_SIZE];
 	const struct addrpolicy *addrs;
-	char refused[INET6_ADDRSTRLEN + 64];    /* the first socket not opened */
+	char refused[VALIDATE_REFUSAL_MAX];     /* the first socket not opened */
 };
 
 /* Milliseconds before the check's deadline; 0 once it has passed. */
