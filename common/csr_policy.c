@@ -97,7 +97,10 @@ csr_policy_check_extensions(STACK_OF(X509_EXTENSION) *exts, char *why, size_t wh
 	for (int i = 0; i < n; i++) {
 		const ASN1_OBJECT *obj = X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, i));
 
-		OBJ_obj2txt(name, sizeof(name), obj, 0);
+		if (OBJ_obj2nid(obj) != NID_undef)
+			snprintf(name, sizeof(name), "%s", OBJ_nid2sn(OBJ_obj2nid(obj)));
+		else
+			OBJ_obj2txt(name, sizeof(name), obj, 1);
 		for (int k = 0; k < i; k++)
 			if (OBJ_cmp(obj, X509_EXTENSION_get_object(sk_X509_EXTENSION_value(exts, k))) == 0)
 				return csr_policy_fail(why, whylen, "the %s extension appears twice", name);
