@@ -178,6 +178,12 @@ fuzz_ctx(void)
 	fuzz_set("eab-required", "false");
 	/* The harness's one account makes thousands of orders an hour. */
 	fuzz_set("rate-orders", "0");
+	fuzz_set("rate-pending-authz", "0");
+	fuzz_set("rate-inflight", "0");
+	fuzz_set("rate-failed", "0");
+	fuzz_set("rate-accounts", "0");
+	/* The fixed order's address is a documentation one. */
+	fuzz_set("validation-allow", "192.0.2.0/24");
 	fuzz_set("nginx-pid", "");
 	fuzz_write("ca.crt", FUZZ_CA_CRT);
 	fuzz_write("crl.pem", FUZZ_CRL_PEM);
