@@ -59,6 +59,8 @@ static const struct config_key config_keys[] = {
 	I("workers", "UPKI_RA_WORKERS", workers, CONFIG_CPUS, 1, 256),
 	I("spare-workers", "UPKI_RA_SPARE_WORKERS", spare_workers, "1", 0, 64),
 	I("validators", "UPKI_RA_VALIDATORS", validators, "2", 1, 64),
+	I("validators-per-account", "UPKI_RA_VALIDATORS_PER_ACCOUNT", validators_per_account,
+	    "0", 0, 64),
 	S("nginx-pid", "UPKI_RA_NGINX_PID", nginx_pid, ""),
 	I("token-ttl", "UPKI_RA_TOKEN_TTL", token_ttl, "86400", 60, 30 * 86400),
 	I("admin-cache", "UPKI_RA_ADMIN_CACHE", admin_cache_s, "30", 0, 3600),

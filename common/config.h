@@ -36,6 +36,7 @@ struct config {
 	bool acme_client_auth;             /* ... even ones with clientAuth */
 	char allowed_names[CONFIG_STR];    /* DNS suffixes; "" allows any */
 	int validators;
+	int validators_per_account;        /* 0: all but one, at least one */
 	bool eab_required;                 /* accounts need an admin's EAB key */
 	int rate_orders;                   /* new orders per account per hour */
 	int rate_inflight;                 /* challenges being validated, per account */

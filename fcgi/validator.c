@@ -139,9 +139,10 @@ validator_main(const struct config *cfg, int listen_fd)
 		return 1;
 	}
 	validator_opts(cfg, &opts);
-	/* One account's checks never hold every validator: the others stay
-	 * free for everyone else (with one validator, it takes turns). */
-	per_account = cfg->validators > 1 ? cfg->validators - 1 : 1;
+	/* By default one account's checks never hold every validator: one
+	 * stays free for everyone else (with one validator, they take turns). */
+	per_account = cfg->validators_per_account > 0 ? cfg->validators_per_account :
+	    cfg->validators > 1 ? cfg->validators - 1 : 1;
 	while (!validator_stopping) {
 		time_t now = time(NULL);
 
