@@ -560,16 +560,33 @@ cert_collect(const X509_NAME *subject, GENERAL_NAMES *sans, struct cert_names *o
 	return rc;
 }
 
+/* OpenSSL answers NULL for no SAN, two SANs and a malformed one alike;
+ * crit tells them apart, and only the first means "no names". */
+static int
+cert_sans_found(const GENERAL_NAMES *sans, int crit, char *why, size_t whylen)
+{
+	if (sans != NULL || crit == -1)
+		return 0;
+	snprintf(why, whylen, crit == -2 ? "more than one subjectAltName extension" :
+	    "the subjectAltName extension is malformed");
+	return -1;
+}
+
 int
 cert_csr_names(X509_REQ *req, struct cert_names *out, char *why, size_t whylen)
 {
 	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(req);
 	GENERAL_NAMES *sans = NULL;
-	int rc, crit = 0;
+	int rc, crit = -1;
 
-	if (exts != NULL)
-		sans = X509V3_get_d2i(exts, NID_subject_alt_name, &crit, NULL);
-	rc = cert_collect(X509_REQ_get_subject_name(req), sans, out, why, whylen);
+	if (exts == NULL) {
+		snprintf(why, whylen, "the CSR's extensionRequest attribute is malformed");
+		return -1;
+	}
+	sans = X509V3_get_d2i(exts, NID_subject_alt_name, &crit, NULL);
+	rc = cert_sans_found(sans, crit, why, whylen);
+	if (rc == 0)
+		rc = cert_collect(X509_REQ_get_subject_name(req), sans, out, why, whylen);
 	GENERAL_NAMES_free(sans);
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
 	return rc;
@@ -578,8 +595,12 @@ cert_csr_names(X509_REQ *req, struct cert_names *out, char *why, size_t whylen)
 int
 cert_names(X509 *crt, struct cert_names *out, char *why, size_t whylen)
 {
-	GENERAL_NAMES *sans = X509_get_ext_d2i(crt, NID_subject_alt_name, NULL, NULL);
-	int rc = cert_collect(X509_get_subject_name(crt), sans, out, why, whylen);
+	int crit = -1;
+	GENERAL_NAMES *sans = X509_get_ext_d2i(crt, NID_subject_alt_name, &crit, NULL);
+	int rc = cert_sans_found(sans, crit, why, whylen);
+
+	if (rc == 0)
+		rc = cert_collect(X509_get_subject_name(crt), sans, out, why, whylen);
 
 	GENERAL_NAMES_free(sans);
 	return rc;

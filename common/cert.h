@@ -99,8 +99,9 @@ bool cert_csr_verifies(X509_REQ *req);
 X509_REQ *cert_csr_from_der(const unsigned char *der, size_t len, EVP_PKEY **key,
     char *why, size_t whylen);
 char *cert_csr_to_pem(X509_REQ *req);
-/* -1 with a reason for a name that is not a DNS name or IP address, or for
- * more than CERT_MAX_NAMES names. */
+/* -1 with a reason for a name that is not a DNS name or IP address, for
+ * more than CERT_MAX_NAMES names, or for a subjectAltName extension that is
+ * malformed or not alone. */
 int cert_csr_names(X509_REQ *req, struct cert_names *out, char *why, size_t whylen);
 int cert_names(X509 *crt, struct cert_names *out, char *why, size_t whylen);
 /* The CSR subject's first Common Name, or -1 when it has none. */

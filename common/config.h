@@ -30,13 +30,20 @@ struct config {
 	char dns_server[CONFIG_STR];
 	int http01_port;
 	int tlsalpn01_port;
+	char validation_allow[CONFIG_STR]; /* CIDRs validation may reach after all */
 	char acme_profile[CONFIG_STR];     /* default profile for ACME orders */
 	char acme_profiles[CONFIG_STR];    /* profiles an order may ask for */
+	bool acme_client_auth;             /* ... even ones with clientAuth */
 	char allowed_names[CONFIG_STR];    /* DNS suffixes; "" allows any */
 	int validators;
+	int validators_per_account;        /* 0: all but one, at least one */
 	bool eab_required;                 /* accounts need an admin's EAB key */
 	bool share_cn;                     /* owners may take each other's CN */
 	int rate_orders;                   /* new orders per account per hour */
+	int rate_inflight;                 /* challenges being validated, per account */
+	int rate_pending_authz;            /* pending authorizations per account */
+	int rate_failed;                   /* failed validations per account per hour */
+	int rate_accounts;                 /* new accounts per client address per hour */
 	char nginx_pid[CONFIG_STR];        /* nginx's pid file, to reload it */
 	int token_ttl;                     /* enrolment tokens, seconds */
 	int admin_cache_s;                 /* how long the CA's admin list is kept */

@@ -409,6 +409,9 @@ jwk_import_curve(json_object *jwk, const struct jws_alg *a, EVP_PKEY **out,
 	    (ec && !jwk_coord(jwk, "y", a->size, pub, &publen)))
 		return jws_fail(JWS_BAD_KEY, err, errlen, "%s key needs %s of %zu bytes",
 		    a->crv, ec ? "\"x\" and \"y\"" : "\"x\"", a->size);
+	if (!ec && pkey_ed25519_small_order(pub))
+		return jws_fail(JWS_BAD_KEY, err, errlen, "%s key is a point of small order",
+		    a->crv);
 	/* Import is the curve check: pkey_public refuses a point off the curve. */
 	if ((*out = pkey_public(a->type, a->group, pub, publen)) == NULL)
 		return jws_fail(JWS_BAD_KEY, err, errlen, "invalid %s public key", a->type);

@@ -74,8 +74,9 @@ enum jws_err jws_parse_object(json_object *obj, struct jws *out, char *err,
  * Imports a public JWK: RSA (n, e; 2048 to 8192 bits, odd modulus, odd
  * exponent of 3 to 2^32 - 1, both minimally encoded so that a key has one
  * JWK), EC (crv P-256, P-384, P-521; x and y of exactly the coordinate size;
- * the point on the curve), OKP (crv Ed25519, x of 32 bytes).  Any other kty
- * or crv, or private members ("d", "p", ...) -> JWS_BAD_KEY.
+ * the point on the curve), OKP (crv Ed25519, x of 32 bytes, not a point of
+ * small order).  Any other kty or crv, or private members ("d", "p", ...)
+ * -> JWS_BAD_KEY.
  */
 enum jws_err jwk_import(json_object *jwk, EVP_PKEY **out, char *err, size_t errlen);
 

@@ -7,6 +7,7 @@
 #ifndef UPKI_PKEY_H
 #define UPKI_PKEY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <openssl/bn.h>
@@ -17,6 +18,10 @@
  * OpenSSL's error queue left as it was, when OpenSSL refuses it. */
 EVP_PKEY *pkey_public(const char *type, const char *group, const unsigned char *pub,
     size_t len);
+/* True when the 32 bytes encode a point of small order of edwards25519
+ * (RFC 8032 5.1.3), canonically or not: a signature by such a key verifies
+ * for more than one message, so it proves nothing. */
+bool pkey_ed25519_small_order(const unsigned char pub[32]);
 /* An RSA public key, or NULL as above. */
 EVP_PKEY *pkey_rsa_public(const BIGNUM *n, const BIGNUM *e);
 

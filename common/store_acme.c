@@ -29,15 +29,6 @@ store_order_free(struct store_order *o)
 	o->identifiers = o->error = NULL;
 }
 
-void
-store_authz_free(struct store_authz *a)
-{
-	for (int i = 0; i < a->nchallenges; i++) {
-		free(a->challenges[i].error);
-		a->challenges[i].error = NULL;
-	}
-}
-
 /* -- accounts -------------------------------------------------------------- */
 
 #define ACCOUNT_COLUMNS "id, kid, thumbprint, jwk, contact, status, created_at"
@@ -219,6 +210,24 @@ store_account_orders_since(struct store *st, int64_t account_id, int64_t since,
 		n = sqlite3_column_int(s, 0);
 		*oldest = sqlite3_column_int64(s, 1);
 	}
+	sqlite3_reset(s);
+	return n;
+}
+
+int
+store_account_pending_authzs(struct store *st, int64_t account_id, int64_t now)
+{
+	static const char sql[] = "SELECT count(*) FROM authorizations "
+	    "WHERE account_id = ? AND status = 'pending' AND expires > ?";
+	sqlite3_stmt *s = store_stmt(st, sql);
+	int n = -1;
+
+	if (s == NULL)
+		return -1;
+	sqlite3_bind_int64(s, 1, account_id);
+	sqlite3_bind_int64(s, 2, now);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int(s, 0);
 	sqlite3_reset(s);
 	return n;
 }
@@ -543,273 +552,6 @@ store_order_recover(struct store *st, int64_t before)
 		return -1;
 	sqlite3_bind_int64(s, 1, before);
 	return store_exec(s);
-}
-
-/* -- authorizations and challenges ------------------------------------------- */
-
-static int
-store_authz_row(sqlite3_stmt *s, void *p)
-{
-	struct store_authz *a = p;
-
-	memset(a, 0, sizeof(*a));
-	if (store_col_text(s, 0, a->id, sizeof(a->id)) != 0 ||
-	    store_col_text(s, 2, a->type, sizeof(a->type)) != 0 ||
-	    store_col_text(s, 3, a->value, sizeof(a->value)) != 0 ||
-	    store_col_text(s, 5, a->status, sizeof(a->status)) != 0)
-		return -1;
-	a->account_id = sqlite3_column_int64(s, 1);
-	a->wildcard = sqlite3_column_int(s, 4);
-	a->expires = sqlite3_column_int64(s, 6);
-	return 0;
-}
-
-static int
-store_challenges_read(struct store *st, struct store_authz *a)
-{
-	static const char sql[] = "SELECT id, type, token, status, validated, error "
-	    "FROM challenges WHERE authz_id = ? ORDER BY id";
-	sqlite3_stmt *s = store_stmt(st, sql);
-	int rc;
-
-	if (s == NULL)
-		return -1;
-	store_bind_text(s, 1, a->id);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW && a->nchallenges < STORE_MAX_CHALLENGES) {
-		struct store_challenge *c = &a->challenges[a->nchallenges];
-
-		memset(c, 0, sizeof(*c));
-		c->id = sqlite3_column_int64(s, 0);
-		if (store_col_text(s, 1, c->type, sizeof(c->type)) != 0 ||
-		    store_col_text(s, 2, c->token, sizeof(c->token)) != 0 ||
-		    store_col_text(s, 3, c->status, sizeof(c->status)) != 0)
-			continue;
-		c->validated = sqlite3_column_int64(s, 4);
-		c->error = store_col_dup(s, 5);
-		a->nchallenges++;
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
-}
-
-static int
-store_authz_expire(struct store *st, const char *id, int64_t now)
-{
-	static const char sql[] = "UPDATE authorizations SET status = 'expired' "
-	    "WHERE id = ? AND expires <= ? AND status IN ('pending', 'valid')";
-	sqlite3_stmt *s = store_stmt(st, sql);
-
-	if (s == NULL)
-		return -1;
-	store_bind_text(s, 1, id);
-	sqlite3_bind_int64(s, 2, now);
-	return store_exec(s) >= 0 ? 0 : -1;
-}
-
-int
-store_authz_get(struct store *st, const char *id, int64_t now, struct store_authz *out)
-{
-	static const char sql[] = "SELECT id, account_id, type, value, wildcard, status, "
-	    "expires FROM authorizations WHERE id = ?";
-	sqlite3_stmt *s;
-	int rc;
-
-	for (int pass = 0; pass < 2; pass++) {
-		if ((s = store_stmt(st, sql)) == NULL)
-			return -1;
-		store_bind_text(s, 1, id);
-		if ((rc = store_one(s, store_authz_row, out)) != 0)
-			return rc;
-		if (out->expires > now || (strcmp(out->status, "pending") != 0 &&
-		    strcmp(out->status, "valid") != 0))
-			break;
-		if (pass == 1 || store_authz_expire(st, id, now) != 0)
-			return -1;
-	}
-	if (store_challenges_read(st, out) != 0) {
-		store_authz_free(out);
-		return -1;
-	}
-	return 0;
-}
-
-/* Orders that use an authorization follow it: all of their authorizations
- * valid -> ready; any of them invalid -> invalid. */
-static int
-store_orders_follow(struct store *st, const char *authz_id, const char *problem)
-{
-	static const char sql_ready[] = "UPDATE orders SET status = 'ready' "
-	    "WHERE status = 'pending' AND id IN (SELECT order_id FROM order_authorizations "
-	    "WHERE authz_id = ?1) AND NOT EXISTS (SELECT 1 FROM order_authorizations oa "
-	    "JOIN authorizations a ON a.id = oa.authz_id WHERE oa.order_id = orders.id "
-	    "AND a.status != 'valid')";
-	static const char sql_invalid[] = "UPDATE orders SET status = 'invalid', error = ?2 "
-	    "WHERE status IN ('pending', 'ready') AND id IN (SELECT order_id "
-	    "FROM order_authorizations WHERE authz_id = ?1)";
-	sqlite3_stmt *s = store_stmt(st, problem == NULL ? sql_ready : sql_invalid);
-
-	if (s == NULL)
-		return -1;
-	store_bind_text(s, 1, authz_id);
-	if (problem != NULL)
-		store_bind_text(s, 2, problem);
-	return store_exec(s) >= 0 ? 0 : -1;
-}
-
-int
-store_authz_deactivate(struct store *st, const char *id)
-{
-	static const char sql[] = "UPDATE authorizations SET status = 'deactivated' "
-	    "WHERE id = ? AND status IN ('pending', 'valid')";
-	static const char problem[] = "{\"type\":\"urn:ietf:params:acme:error:unauthorized\","
-	    "\"detail\":\"an authorization of this order was deactivated\"}";
-	sqlite3_stmt *s;
-	int n;
-
-	if (store_begin(st) != 0)
-		return -1;
-	if ((s = store_stmt(st, sql)) == NULL)
-		goto fail;
-	store_bind_text(s, 1, id);
-	if ((n = store_exec(s)) < 0 || store_orders_follow(st, id, problem) != 0)
-		goto fail;
-	if (store_commit(st) != 0)
-		return -1;
-	return n == 1 ? 0 : 1;
-fail:
-	store_rollback(st);
-	return -1;
-}
-
-int
-store_challenge_start(struct store *st, const char *authz_id, const char *type)
-{
-	static const char sql[] = "UPDATE challenges SET status = 'processing', "
-	    "lease_until = NULL WHERE authz_id = ? AND type = ? AND status = 'pending' "
-	    "AND (SELECT status FROM authorizations WHERE id = authz_id) = 'pending'";
-	sqlite3_stmt *s = store_stmt(st, sql);
-	int n;
-
-	if (s == NULL)
-		return -1;
-	store_bind_text(s, 1, authz_id);
-	store_bind_text(s, 2, type);
-	if ((n = store_exec(s)) < 0)
-		return -1;
-	return n == 1 ? 0 : 1;
-}
-
-static int
-store_work_row(sqlite3_stmt *s, void *p)
-{
-	struct store_work *w = p;
-
-	memset(w, 0, sizeof(*w));
-	w->challenge_id = sqlite3_column_int64(s, 0);
-	w->attempts = sqlite3_column_int(s, 7);
-	if (store_col_text(s, 1, w->type, sizeof(w->type)) != 0 ||
-	    store_col_text(s, 2, w->token, sizeof(w->token)) != 0 ||
-	    store_col_text(s, 3, w->authz_id, sizeof(w->authz_id)) != 0 ||
-	    store_col_text(s, 4, w->ident_type, sizeof(w->ident_type)) != 0 ||
-	    store_col_text(s, 5, w->ident_value, sizeof(w->ident_value)) != 0 ||
-	    store_col_text(s, 6, w->thumbprint, sizeof(w->thumbprint)) != 0)
-		return -1;
-	return 0;
-}
-
-int
-store_challenge_claim(struct store *st, int64_t now, int lease_s, struct store_work *w)
-{
-	static const char sql_pick[] = "SELECT c.id, c.type, c.token, a.id, a.type, a.value, "
-	    "acc.thumbprint, c.attempts FROM challenges c "
-	    "JOIN authorizations a ON a.id = c.authz_id "
-	    "JOIN accounts acc ON acc.id = a.account_id "
-	    "WHERE c.status = 'processing' AND (c.lease_until IS NULL OR c.lease_until < ?) "
-	    "ORDER BY c.lease_until IS NOT NULL, c.id LIMIT 1";
-	static const char sql_lease[] = "UPDATE challenges SET lease_until = ?, "
-	    "attempts = attempts + 1 WHERE id = ?";
-	static const char sql_any[] = "SELECT 1 FROM challenges WHERE status = 'processing' "
-	    "AND (lease_until IS NULL OR lease_until < ?) LIMIT 1";
-	sqlite3_stmt *s;
-	int rc;
-
-	/* Idle validators look often: a read first, so that looking takes the
-	 * write lock only when there is something to take. */
-	if ((s = store_stmt(st, sql_any)) == NULL)
-		return -1;
-	sqlite3_bind_int64(s, 1, now);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW)
-		return rc == SQLITE_DONE ? 1 : -1;
-	/* The pick and the lease are one transaction: two validators never
-	 * hold the same challenge.  A validator that dies leaves a lease that
-	 * runs out, and the next one picks the challenge up again. */
-	if (store_begin(st) != 0)
-		return -1;
-	if ((s = store_stmt(st, sql_pick)) == NULL)
-		goto fail;
-	sqlite3_bind_int64(s, 1, now);
-	if ((rc = store_one(s, store_work_row, w)) != 0) {
-		store_rollback(st);
-		return rc;
-	}
-	if ((s = store_stmt(st, sql_lease)) == NULL)
-		goto fail;
-	sqlite3_bind_int64(s, 1, now + lease_s);
-	sqlite3_bind_int64(s, 2, w->challenge_id);
-	if (store_exec(s) != 1)
-		goto fail;
-	w->attempts++;
-	return store_commit(st);
-fail:
-	store_rollback(st);
-	return -1;
-}
-
-int
-store_challenge_finish(struct store *st, int64_t challenge_id, const char *problem,
-    int64_t now)
-{
-	static const char sql_chall[] = "UPDATE challenges SET status = ?2, validated = ?3, "
-	    "error = ?4, lease_until = NULL WHERE id = ?1 AND status = 'processing' "
-	    "RETURNING authz_id";
-	static const char sql_authz[] = "UPDATE authorizations SET status = ?2 "
-	    "WHERE id = ?1 AND status = 'pending'";
-	char authz_id[STORE_ID_MAX];
-	const char *status = problem == NULL ? "valid" : "invalid";
-	sqlite3_stmt *s;
-	int rc;
-
-	if (store_begin(st) != 0)
-		return -1;
-	if ((s = store_stmt(st, sql_chall)) == NULL)
-		goto fail;
-	sqlite3_bind_int64(s, 1, challenge_id);
-	store_bind_text(s, 2, status);
-	if (problem == NULL)
-		sqlite3_bind_int64(s, 3, now);
-	store_bind_text(s, 4, problem);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		rc = store_col_text(s, 0, authz_id, sizeof(authz_id));
-	else
-		rc = rc == SQLITE_DONE ? 1 : -1;
-	sqlite3_reset(s);
-	if (rc != 0) {
-		store_rollback(st);
-		return rc;
-	}
-	if ((s = store_stmt(st, sql_authz)) == NULL)
-		goto fail;
-	store_bind_text(s, 1, authz_id);
-	store_bind_text(s, 2, status);
-	if (store_exec(s) < 0 || store_orders_follow(st, authz_id, problem) != 0)
-		goto fail;
-	return store_commit(st);
-fail:
-	store_rollback(st);
-	return -1;
 }
 
 /* -- housekeeping -------------------------------------------------------------- */

@@ -1,6 +1,6 @@
 /*
- * The ACME part of the store: accounts, orders, authorizations,
- * challenges.  Each function that changes state is one transaction, and the
+ * The ACME part of the store: accounts and orders (authorizations and
+ * challenges: store_authz.h).  Each function that changes state is one transaction, and the
  * ones that decide a race (finalize, claiming a challenge) do it with a
  * conditional UPDATE inside BEGIN IMMEDIATE, so that of two workers exactly
  * one wins.
@@ -18,6 +18,7 @@
 
 #define STORE_ID_MAX 48         /* random ids: base64url of 16..24 bytes */
 #define STORE_NAME_MAX 256      /* identifier values */
+#define STORE_MAX_CHALLENGES 3  /* one of each type */
 
 struct store_account {
 	int64_t id;
@@ -44,44 +45,8 @@ struct store_order {
 	int64_t created_at;
 };
 
-struct store_challenge {
-	int64_t id;
-	char type[16];
-	char token[STORE_ID_MAX];
-	char status[16];
-	int64_t validated;          /* 0 = not yet */
-	char *error;                /* JSON problem text or NULL */
-};
-
-#define STORE_MAX_CHALLENGES 3
-
-struct store_authz {
-	char id[STORE_ID_MAX];
-	int64_t account_id;
-	char type[8];               /* dns, ip */
-	char value[STORE_NAME_MAX];
-	int wildcard;
-	char status[16];
-	int64_t expires;
-	struct store_challenge challenges[STORE_MAX_CHALLENGES];
-	int nchallenges;
-};
-
-/* What a validator needs to check one challenge. */
-struct store_work {
-	int64_t challenge_id;
-	char type[16];
-	char token[STORE_ID_MAX];
-	char authz_id[STORE_ID_MAX];
-	char ident_type[8];
-	char ident_value[STORE_NAME_MAX];
-	char thumbprint[64];         /* RFC 7638, base64url: 43 chars */
-	int attempts;
-};
-
 void store_account_free(struct store_account *a);
 void store_order_free(struct store_order *o);
-void store_authz_free(struct store_authz *a);
 
 /* Accounts */
 int store_account_by_thumbprint(struct store *st, const char *tp, struct store_account *out);
@@ -102,6 +67,8 @@ int store_account_orders(struct store *st, int64_t account_id, int offset, int m
  * the oldest of them (for Retry-After).  -1 on error. */
 int store_account_orders_since(struct store *st, int64_t account_id, int64_t since,
     int64_t *oldest);
+/* The account's pending authorizations that have not expired; -1 on error. */
+int store_account_pending_authzs(struct store *st, int64_t account_id, int64_t now);
 
 /* Orders.  authz_ids[i] empty means "create a new authorization for
  * identifier i" (its id is then written back); otherwise it is reused. */
@@ -141,19 +108,6 @@ int store_order_fail(struct store *st, const char *id, const char *problem);
 int store_order_complete(struct store *st, const char *id, struct store_cert *c);
 /* Orders stuck in processing since before `before` go back to ready. */
 int store_order_recover(struct store *st, int64_t before);
-
-/* Authorizations and challenges */
-int store_authz_get(struct store *st, const char *id, int64_t now, struct store_authz *out);
-int store_authz_deactivate(struct store *st, const char *id);
-/* pending -> processing for the challenge (authz must be pending). 1 if
- * the challenge or its authorization is not pending. */
-int store_challenge_start(struct store *st, const char *authz_id, const char *type);
-/* Claims one challenge to validate for lease_s seconds; 1 when none. */
-int store_challenge_claim(struct store *st, int64_t now, int lease_s, struct store_work *w);
-/* Records the outcome: valid (problem NULL) or invalid (problem JSON), and
- * carries it to the authorization and to every order that uses it. */
-int store_challenge_finish(struct store *st, int64_t challenge_id, const char *problem,
-    int64_t now);
 
 /* Housekeeping: expire authorizations and orders, delete long-dead
  * pending objects.  Returns rows touched. */

@@ -1,9 +1,13 @@
+/*
+ * What the three checks share: options and deadline, the details they
+ * write, identifier checks, lookups through c-ares, and libcurl handles
+ * pinned to the addresses looked up.
+ */
 #include "validate.h"
 
 #include <arpa/inet.h>
 #include <arpa/nameser.h>
-#include <errno.h>
-#include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -11,66 +15,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
+
+#include <sys/socket.h>
 
 #include <ares.h>
 #include <curl/curl.h>
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
-#include <openssl/ssl.h>
-#include <openssl/x509v3.h>
 
-#include "b64.h"
+#include "addrpolicy.h"
 #include "buf.h"
 #include "mono.h"
-
-#define VALIDATE_BODY_MAX       8192    /* a key authorization is ~90 bytes */
-#define VALIDATE_REDIRECTS_MAX  10
-#define VALIDATE_ADDRS_MAX      4       /* per address family */
-#define VALIDATE_TOKEN_MAX      256
-#define VALIDATE_HOST_MAX       260     /* 253-byte name, or [IPv6], or ip6.arpa */
-#define VALIDATE_EXCERPT        64      /* bytes of a wrong answer quoted */
-#define VALIDATE_ACME_ID_OID    "1.3.6.1.5.5.7.1.31"    /* id-pe-acmeIdentifier */
-#define VALIDATE_ALPN           "acme-tls/1"
-#define VALIDATE_USER_AGENT     "upki-ra validator"
-#define VALIDATE_LDH \
-	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"
-#define VALIDATE_B64URL VALIDATE_LDH "_"
-
-/* One check: its options with the defaults applied, its deadline, and
- * where its explanation goes. */
-struct validate_check {
-	const char *dns_server;
-	int http_port;
-	int tlsalpn_port;
-	int connect_ms;
-	long long deadline;     /* CLOCK_MONOTONIC, ms */
-	char *detail;
-	size_t detlen;
-};
-
-/* The answer to one DNS query, copied out of c-ares' callback. */
-struct validate_reply {
-	int status;             /* ARES_SUCCESS, ARES_ENOTFOUND, ...; -1 pending */
-	unsigned char *abuf;
-	int alen;
-};
-
-/* A libcurl handle whose host is pinned to addresses we looked up. */
-struct validate_conn {
-	CURL *curl;
-	struct curl_slist *pin;
-	char err[CURL_ERROR_SIZE];
-};
-
-/* One response of an http-01 redirect chain. */
-struct validate_resp {
-	long status;
-	struct buf body;
-	char *location;         /* where a redirect points, else NULL */
-};
+#include "validate_impl.h"
 
 const char *
 validate_error_type(enum validate_result r)
@@ -116,7 +73,7 @@ validate_cleanup(void)
 }
 
 /* Milliseconds before the check's deadline; 0 once it has passed. */
-static long
+long
 validate_left_ms(const struct validate_check *v)
 {
 	long long left = v->deadline - mono_ms();
@@ -124,11 +81,12 @@ validate_left_ms(const struct validate_check *v)
 	return left > 0 ? (long)left : 0;
 }
 
-static void
+void
 validate_begin(struct validate_check *v, const struct validate_opts *o,
     char *detail, size_t detlen)
 {
 	static const struct validate_opts defaults;
+	char err[128];
 
 	if (o == NULL)
 		o = &defaults;
@@ -142,6 +100,9 @@ validate_begin(struct validate_check *v, const struct validate_opts *o,
 	v->detlen = detlen;
 	if (detlen > 0)
 		detail[0] = '\0';
+	/* serve refuses a bad list at start; here it allows nothing more. */
+	if (addrpolicy_parse(&v->addrs, o->allow, err, sizeof(err)) != 0)
+		memset(&v->addrs, 0, sizeof(v->addrs));
 }
 
 /* Bytes from the network may be anything: the detail stays one line of
@@ -154,7 +115,7 @@ validate_printable(char *s, size_t len)
 			s[i] = '?';
 }
 
-static enum validate_result __attribute__((format(printf, 3, 4)))
+enum validate_result __attribute__((format(printf, 3, 4)))
 validate_fail(struct validate_check *v, enum validate_result r, const char *fmt,
     ...)
 {
@@ -170,7 +131,7 @@ validate_fail(struct validate_check *v, enum validate_result r, const char *fmt,
 }
 
 /* The start of a wrong answer, to quote in a detail. */
-static void
+void
 validate_excerpt(char out[VALIDATE_EXCERPT + 4], const void *data, size_t len)
 {
 	size_t n = len < VALIDATE_EXCERPT ? len : VALIDATE_EXCERPT;
@@ -187,7 +148,7 @@ validate_excerpt(char out[VALIDATE_EXCERPT + 4], const void *data, size_t len)
  * neither libcurl nor c-ares can read it as an address literal and go around
  * the pinned lookup.
  */
-static bool
+bool
 validate_hostname_ok(const char *name)
 {
 	size_t label = 0, total = 0;
@@ -211,7 +172,7 @@ validate_hostname_ok(const char *name)
 
 /* An "ip" identifier in network order; returns its length (4 or 16), or 0
  * when name is no address. */
-static size_t
+size_t
 validate_ip(const char *name, unsigned char addr[16])
 {
 	if (inet_pton(AF_INET, name, addr) == 1)
@@ -221,7 +182,7 @@ validate_ip(const char *name, unsigned char addr[16])
 	return 0;
 }
 
-static bool
+bool
 validate_ident_ok(const char *type, const char *name)
 {
 	unsigned char addr[16];
@@ -234,7 +195,7 @@ validate_ident_ok(const char *type, const char *name)
 }
 
 /* The token goes into a URL path: base64url only (RFC 8555 section 8.3). */
-static bool
+bool
 validate_token_ok(const char *token)
 {
 	size_t len = token != NULL ? strlen(token) : 0;
@@ -244,7 +205,7 @@ validate_token_ok(const char *token)
 }
 
 /* A host as it appears in a URL: an IPv6 address goes in brackets. */
-static void
+void
 validate_url_host(const char *type, const char *name,
     char out[VALIDATE_HOST_MAX])
 {
@@ -254,7 +215,7 @@ validate_url_host(const char *type, const char *name,
 }
 
 /* A URL host that needs no lookup. */
-static bool
+bool
 validate_is_literal(const char *host)
 {
 	struct in_addr in;
@@ -262,7 +223,7 @@ validate_is_literal(const char *host)
 	return host[0] == '[' || inet_pton(AF_INET, host, &in) == 1;
 }
 
-static bool
+bool
 validate_sha256(const char *key_authz, unsigned char md[SHA256_DIGEST_LENGTH])
 {
 	return EVP_Digest(key_authz, strlen(key_authz), md, NULL, EVP_sha256(),
@@ -352,7 +313,7 @@ validate_dns_wait(const struct validate_check *v, ares_channel ch,
 }
 
 /* Asks the check's resolver for qname, one query per type, all at once. */
-static enum validate_result
+enum validate_result
 validate_lookup(struct validate_check *v, const char *qname, const int *types,
     struct validate_reply *reps, size_t n)
 {
@@ -390,8 +351,44 @@ validate_lookup(struct validate_check *v, const char *qname, const int *types,
 	return VALIDATE_OK;
 }
 
-/* Appends host's addresses, A records first, in CURLOPT_RESOLVE's form:
- * "192.0.2.1,[2001:db8::1]". */
+/* Whether the policy refuses addr; why then gets "192.0.2.1 is
+ * documentation", for a detail. */
+static bool
+validate_refused(const struct validate_check *v, int family, const void *addr,
+    char *why, size_t whylen)
+{
+	const char *range = addrpolicy_refuses(&v->addrs, family, addr);
+	char text[INET6_ADDRSTRLEN];
+
+	if (range == NULL)
+		return false;
+	if (inet_ntop(family, addr, text, sizeof(text)) == NULL)
+		snprintf(text, sizeof(text), "?");
+	snprintf(why, whylen, "%s is %s", text, range);
+	return true;
+}
+
+/* Appends addr to the CURLOPT_RESOLVE list when the policy allows it and
+ * returns 1; else keeps the first refusal in refused and returns 0. */
+static int
+validate_keep(const struct validate_check *v, int family, const void *addr,
+    struct buf *out, const char **sep, char refused[VALIDATE_REFUSAL_MAX])
+{
+	char text[INET6_ADDRSTRLEN], why[VALIDATE_REFUSAL_MAX];
+
+	if (validate_refused(v, family, addr, why, sizeof(why))) {
+		if (refused[0] == '\0')
+			snprintf(refused, VALIDATE_REFUSAL_MAX, "%s", why);
+		return 0;
+	}
+	inet_ntop(family, addr, text, sizeof(text));
+	buf_printf(out, family == AF_INET6 ? "%s[%s]" : "%s%s", *sep, text);
+	*sep = ",";
+	return 1;
+}
+
+/* Appends host's addresses that the policy allows, A records first, in
+ * CURLOPT_RESOLVE's form: "192.0.2.1,[2001:db8::1]". */
 static enum validate_result
 validate_resolve(struct validate_check *v, const char *host, struct buf *out)
 {
@@ -399,8 +396,8 @@ validate_resolve(struct validate_check *v, const char *host, struct buf *out)
 	struct validate_reply reps[2];
 	struct ares_addrttl a4[VALIDATE_ADDRS_MAX];
 	struct ares_addr6ttl a6[VALIDATE_ADDRS_MAX];
-	int n4 = VALIDATE_ADDRS_MAX, n6 = VALIDATE_ADDRS_MAX, why;
-	char text[INET6_ADDRSTRLEN];
+	int n4 = VALIDATE_ADDRS_MAX, n6 = VALIDATE_ADDRS_MAX, why, kept = 0;
+	char refused[VALIDATE_REFUSAL_MAX] = "";
 	const char *sep = "";
 	enum validate_result r;
 
@@ -413,12 +410,15 @@ validate_resolve(struct validate_check *v, const char *host, struct buf *out)
 	if (reps[1].status != ARES_SUCCESS || ares_parse_aaaa_reply(reps[1].abuf,
 	    reps[1].alen, NULL, a6, &n6) != ARES_SUCCESS)
 		n6 = 0;
-	for (int i = 0; i < n4; i++, sep = ",")
-		buf_printf(out, "%s%s", sep,
-		    inet_ntop(AF_INET, &a4[i].ipaddr, text, sizeof(text)));
-	for (int i = 0; i < n6; i++, sep = ",")
-		buf_printf(out, "%s[%s]", sep,
-		    inet_ntop(AF_INET6, &a6[i].ip6addr, text, sizeof(text)));
+	for (int i = 0; i < n4; i++)
+		kept += validate_keep(v, AF_INET, &a4[i].ipaddr, out, &sep, refused);
+	for (int i = 0; i < n6; i++)
+		kept += validate_keep(v, AF_INET6, &a6[i].ip6addr, out, &sep, refused);
+	if (kept == 0 && refused[0] != '\0') {
+		r = validate_fail(v, VALIDATE_UNAUTHORIZED, "%s: address policy: %s "
+		    "(UPKI_RA_VALIDATION_ALLOW)", host, refused);
+		goto done;
+	}
 	if (n4 + n6 == 0) {
 		why = reps[0].status != ARES_SUCCESS ? reps[0].status : reps[1].status;
 		r = validate_fail(v, VALIDATE_DNS, "no address for %s: %s", host,
@@ -447,13 +447,67 @@ validate_pin(struct validate_check *v, struct validate_conn *cn,
 	return r;
 }
 
+/* An address literal of a URL ("192.0.2.1", "[2001:db8::1]"), which needs
+ * no lookup, against the policy. */
+static enum validate_result
+validate_literal_allowed(struct validate_check *v, const char *host)
+{
+	char text[VALIDATE_HOST_MAX], why[VALIDATE_REFUSAL_MAX];
+	unsigned char addr[16];
+	size_t len = strlen(host);
+	int family = AF_INET;
+
+	if (host[0] == '[' && len > 2 && host[len - 1] == ']') {
+		snprintf(text, sizeof(text), "%.*s", (int)(len - 2), host + 1);
+		family = AF_INET6;
+	} else
+		snprintf(text, sizeof(text), "%s", host);
+	if (inet_pton(family, text, addr) != 1)
+		return validate_fail(v, VALIDATE_UNAUTHORIZED, "%.64s: address policy: "
+		    "not an address", host);
+	if (!validate_refused(v, family, addr, why, sizeof(why)))
+		return VALIDATE_OK;
+	return validate_fail(v, VALIDATE_UNAUTHORIZED, "address policy: %s "
+	    "(UPKI_RA_VALIDATION_ALLOW)", why);
+}
+
+/*
+ * Every socket libcurl opens, whatever led it there (a pinned name, an
+ * address literal, a redirect): one to an address the policy refuses is
+ * never made, and the refusal is kept for the detail.
+ */
+static curl_socket_t
+validate_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct validate_conn *cn = arg;
+	const void *addr = NULL;
+	const char *range;
+	char text[INET6_ADDRSTRLEN] = "?";
+
+	if (a->family == AF_INET)
+		addr = &((const struct sockaddr_in *)(const void *)&a->addr)->sin_addr;
+	else if (a->family == AF_INET6)
+		addr = &((const struct sockaddr_in6 *)(const void *)&a->addr)->sin6_addr;
+	if (purpose != CURLSOCKTYPE_IPCXN || addr == NULL)
+		range = "not an IP connection";
+	else
+		range = addrpolicy_refuses(cn->addrs, a->family, addr);
+	if (range == NULL)
+		return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+	if (addr != NULL)
+		inet_ntop(a->family, addr, text, sizeof(text));
+	if (cn->refused[0] == '\0')
+		snprintf(cn->refused, sizeof(cn->refused), "%s is %s", text, range);
+	return CURL_SOCKET_BAD;
+}
+
 /*
  * A libcurl handle for url, whose host and port are given apart so that the
  * pin matches what libcurl will look for.  Certificates are not verified
  * (RFC 8555 section 8.3: an https redirect may point to a self-signed one),
  * and no proxy from the environment gets to see, or answer, the check.
  */
-static enum validate_result
+enum validate_result
 validate_conn_open(struct validate_check *v, struct validate_conn *cn,
     const char *url, const char *host, long port)
 {
@@ -461,11 +515,15 @@ validate_conn_open(struct validate_check *v, struct validate_conn *cn,
 	long left;
 	CURL *c;
 
-	if (!validate_is_literal(host) &&
-	    (r = validate_pin(v, cn, host, port)) != VALIDATE_OK)
+	cn->addrs = &v->addrs;
+	if (validate_is_literal(host))
+		r = validate_literal_allowed(v, host);
+	else
+		r = validate_pin(v, cn, host, port);
+	if (r != VALIDATE_OK)
 		return r;
 	if ((left = validate_left_ms(v)) == 0)
-		return validate_fail(v, VALIDATE_CONNECTION, "%s: timed out", url);
+		return validate_fail(v, VALIDATE_CONNECTION, "%.128s: timed out", url);
 	if ((cn->curl = c = curl_easy_init()) == NULL ||
 	    curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_RESOLVE, cn->pin) != CURLE_OK ||
@@ -478,12 +536,14 @@ validate_conn_open(struct validate_check *v, struct validate_conn *cn,
 	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_USERAGENT, VALIDATE_USER_AGENT) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cn->err) != CURLE_OK)
+	    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cn->err) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, validate_open_socket) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, cn) != CURLE_OK)
 		return validate_fail(v, VALIDATE_CONNECTION, "cannot set up libcurl");
 	return VALIDATE_OK;
 }
 
-static void
+void
 validate_conn_close(struct validate_conn *cn)
 {
 	curl_easy_cleanup(cn->curl);
@@ -492,495 +552,16 @@ validate_conn_close(struct validate_conn *cn)
 
 /* A failed transfer: the TLS of an https hop, else the connection
  * (refused, reset, timed out, not speaking HTTP). */
-static enum validate_result
+enum validate_result
 validate_curl_fail(struct validate_check *v, const struct validate_conn *cn,
     CURLcode rc, const char *what)
 {
 	enum validate_result r = rc == CURLE_SSL_CONNECT_ERROR ? VALIDATE_TLS :
 	    VALIDATE_CONNECTION;
 
-	return validate_fail(v, r, "%s: %s", what,
+	if (cn->refused[0] != '\0')
+		return validate_fail(v, VALIDATE_UNAUTHORIZED, "%.128s: address policy: %s "
+		    "(UPKI_RA_VALIDATION_ALLOW)", what, cn->refused);
+	return validate_fail(v, r, "%.128s: %s", what,
 	    cn->err[0] != '\0' ? cn->err : curl_easy_strerror(rc));
-}
-
-/*
- * Where a URL of the http-01 chain connects: http or https, port 80, 443 or
- * the configured one, and a host that is an address or a well-formed name,
- * else the redirect is refused.  *hostp is for curl_free().
- */
-static enum validate_result
-validate_http_target(struct validate_check *v, const char *url, char **hostp,
-    long *portp)
-{
-	enum validate_result r = VALIDATE_UNAUTHORIZED;
-	char *scheme = NULL, *port = NULL;
-	CURLU *u;
-
-	*hostp = NULL;
-	if ((u = curl_url()) == NULL)
-		return validate_fail(v, VALIDATE_CONNECTION, "out of memory");
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, hostp, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK) {
-		validate_fail(v, r, "%s: not a valid URL", url);
-		goto done;
-	}
-	*portp = strtol(port, NULL, 10);
-	if (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)
-		validate_fail(v, r, "%s: scheme %s is not allowed", url, scheme);
-	else if (*portp != 80 && *portp != 443 && *portp != v->http_port)
-		validate_fail(v, r, "%s: port %ld is not allowed", url, *portp);
-	else if (!validate_is_literal(*hostp) && !validate_hostname_ok(*hostp))
-		validate_fail(v, r, "%s: host %s is not allowed", url, *hostp);
-	else
-		r = VALIDATE_OK;
-done:
-	if (r != VALIDATE_OK) {
-		curl_free(*hostp);
-		*hostp = NULL;
-	}
-	curl_free(scheme);
-	curl_free(port);
-	curl_url_cleanup(u);
-	return r;
-}
-
-static size_t
-validate_http_write(char *data, size_t size, size_t n, void *arg)
-{
-	/* Taking less than offered stops libcurl with CURLE_WRITE_ERROR: past
-	 * VALIDATE_BODY_MAX the body cannot match anyway. */
-	return buf_add(arg, data, size * n) ? size * n : 0;
-}
-
-static bool
-validate_is_redirect(long status)
-{
-	return status == 301 || status == 302 || status == 303 || status == 307 ||
-	    status == 308;
-}
-
-/* One GET of the chain: its status, the start of its body, and where it
- * redirects to. */
-static enum validate_result
-validate_http_get(struct validate_check *v, const char *url,
-    struct validate_resp *resp)
-{
-	struct validate_conn cn;
-	enum validate_result r;
-	char *host, *loc;
-	long port = 0;
-	CURLcode rc;
-
-	memset(&cn, 0, sizeof(cn));
-	if ((r = validate_http_target(v, url, &host, &port)) != VALIDATE_OK)
-		return r;
-	if ((r = validate_conn_open(v, &cn, url, host, port)) != VALIDATE_OK)
-		goto done;
-	if (curl_easy_setopt(cn.curl, CURLOPT_WRITEFUNCTION,
-	    validate_http_write) != CURLE_OK ||
-	    curl_easy_setopt(cn.curl, CURLOPT_WRITEDATA, &resp->body) != CURLE_OK) {
-		r = validate_fail(v, VALIDATE_CONNECTION, "cannot set up libcurl");
-		goto done;
-	}
-	rc = curl_easy_perform(cn.curl);
-	/* An oversized body still came with a status worth reporting. */
-	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && resp->body.failed)) {
-		r = validate_curl_fail(v, &cn, rc, url);
-		goto done;
-	}
-	curl_easy_getinfo(cn.curl, CURLINFO_RESPONSE_CODE, &resp->status);
-	if (validate_is_redirect(resp->status) &&
-	    curl_easy_getinfo(cn.curl, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK &&
-	    loc != NULL && (resp->location = strdup(loc)) == NULL)
-		r = validate_fail(v, VALIDATE_CONNECTION, "out of memory");
-done:
-	validate_conn_close(&cn);
-	curl_free(host);
-	return r;
-}
-
-static bool
-validate_is_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
-/* The last response of the chain must be 200 with the key authorization,
- * whitespace at the end ignored (RFC 8555 section 8.3). */
-static enum validate_result
-validate_http_body(struct validate_check *v, const char *url,
-    const struct validate_resp *resp, const char *key_authz)
-{
-	size_t len = resp->body.len, want = strlen(key_authz);
-	char got[VALIDATE_EXCERPT + 4];
-
-	if (resp->status != 200)
-		return validate_fail(v, VALIDATE_INCORRECT, "%s: HTTP %ld", url,
-		    resp->status);
-	if (resp->body.failed)
-		return validate_fail(v, VALIDATE_INCORRECT,
-		    "%s: body longer than %d bytes", url, VALIDATE_BODY_MAX);
-	while (len > 0 && validate_is_space(resp->body.data[len - 1]))
-		len--;
-	if (len == want && len > 0 && memcmp(resp->body.data, key_authz, len) == 0)
-		return VALIDATE_OK;
-	validate_excerpt(got, resp->body.data, len);
-	return validate_fail(v, VALIDATE_INCORRECT,
-	    "%s: got \"%s\", not the key authorization", url, got);
-}
-
-enum validate_result
-validate_http01(const struct validate_opts *o, const char *ident_type,
-    const char *name, const char *token, const char *key_authz, char *detail,
-    size_t detlen)
-{
-	struct validate_check v;
-	struct validate_resp resp;
-	char host[VALIDATE_HOST_MAX], *url;
-	enum validate_result r;
-
-	validate_begin(&v, o, detail, detlen);
-	if (!validate_ident_ok(ident_type, name) || !validate_token_ok(token) ||
-	    key_authz == NULL)
-		return validate_fail(&v, VALIDATE_CONNECTION,
-		    "malformed identifier or token");
-	validate_url_host(ident_type, name, host);
-	if (asprintf(&url, "http://%s:%d/.well-known/acme-challenge/%s", host,
-	    v.http_port, token) < 0)
-		return validate_fail(&v, VALIDATE_CONNECTION, "out of memory");
-	memset(&resp, 0, sizeof(resp));
-	buf_init(&resp.body, VALIDATE_BODY_MAX);
-	for (int redirects = 0;; redirects++) {
-		if ((r = validate_http_get(&v, url, &resp)) != VALIDATE_OK ||
-		    resp.location == NULL)
-			break;
-		if (redirects == VALIDATE_REDIRECTS_MAX) {
-			r = validate_fail(&v, VALIDATE_CONNECTION,
-			    "%s: more than %d redirects", url, VALIDATE_REDIRECTS_MAX);
-			break;
-		}
-		free(url);
-		url = resp.location;
-		resp.location = NULL;
-		buf_reset(&resp.body);
-	}
-	if (r == VALIDATE_OK)
-		r = validate_http_body(&v, url, &resp, key_authz);
-	free(resp.location);
-	buf_free(&resp.body);
-	free(url);
-	return r;
-}
-
-/* Whether one TXT record, the concatenation of its strings, is want; else
- * the detail quotes the first. */
-static enum validate_result
-validate_txt_match(struct validate_check *v, const char *qname,
-    const struct ares_txt_ext *txt, const char *want)
-{
-	const struct ares_txt_ext *first = txt;
-	size_t wlen = strlen(want), off = 0;
-	char got[VALIDATE_EXCERPT + 4];
-	bool same = true;
-	int records = 0;
-
-	for (; txt != NULL; txt = txt->next) {
-		if (txt->record_start) {
-			records++;
-			off = 0;
-			same = true;
-		}
-		same = same && txt->length <= wlen - off &&
-		    memcmp(want + off, txt->txt, txt->length) == 0;
-		off += txt->length;
-		if (same && off == wlen &&
-		    (txt->next == NULL || txt->next->record_start))
-			return VALIDATE_OK;
-	}
-	validate_excerpt(got, first->txt, first->length);
-	return validate_fail(v, VALIDATE_INCORRECT, "%d TXT record(s) at %s, none "
-	    "is the key authorization digest; first: \"%s\"", records, qname, got);
-}
-
-enum validate_result
-validate_dns01(const struct validate_opts *o, const char *name,
-    const char *key_authz, char *detail, size_t detlen)
-{
-	static const int types[] = { ns_t_txt };
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	char qname[VALIDATE_HOST_MAX + 16], *want = NULL;
-	struct ares_txt_ext *txt = NULL;
-	struct validate_reply rep;
-	struct validate_check v;
-	enum validate_result r;
-
-	validate_begin(&v, o, detail, detlen);
-	if (name != NULL && strncmp(name, "*.", 2) == 0)
-		name += 2;
-	if (name == NULL || !validate_hostname_ok(name) || key_authz == NULL)
-		return validate_fail(&v, VALIDATE_DNS, "malformed identifier");
-	if (!validate_sha256(key_authz, md) ||
-	    (want = b64url_encode(md, sizeof(md))) == NULL)
-		return validate_fail(&v, VALIDATE_DNS, "out of memory");
-	snprintf(qname, sizeof(qname), "_acme-challenge.%s", name);
-	memset(&rep, 0, sizeof(rep));
-	if ((r = validate_lookup(&v, qname, types, &rep, 1)) != VALIDATE_OK)
-		goto done;
-	if (rep.status != ARES_SUCCESS) {
-		r = validate_fail(&v, VALIDATE_DNS, "TXT lookup of %s: %s", qname,
-		    ares_strerror(rep.status));
-		goto done;
-	}
-	if (ares_parse_txt_reply_ext(rep.abuf, rep.alen, &txt) != ARES_SUCCESS ||
-	    txt == NULL) {
-		r = validate_fail(&v, VALIDATE_DNS, "TXT lookup of %s: no TXT record",
-		    qname);
-		goto done;
-	}
-	r = validate_txt_match(&v, qname, txt, want);
-done:
-	ares_free_data(txt);
-	free(rep.abuf);
-	free(want);
-	return r;
-}
-
-/* The SNI for an identifier: the name itself, or for an address its
- * reverse-DNS name (RFC 8738 section 6). */
-static void
-validate_sni(const char *type, const char *name, char out[VALIDATE_HOST_MAX])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char a[16];
-	size_t len = strcmp(type, "ip") == 0 ? validate_ip(name, a) : 0;
-	char *p = out;
-
-	if (len == 0) {
-		snprintf(out, VALIDATE_HOST_MAX, "%s", name);
-		return;
-	}
-	if (len == 4) {
-		snprintf(out, VALIDATE_HOST_MAX, "%u.%u.%u.%u.in-addr.arpa", a[3], a[2],
-		    a[1], a[0]);
-		return;
-	}
-	for (size_t i = len; i-- > 0;) {
-		*p++ = hex[a[i] & 0xf];
-		*p++ = '.';
-		*p++ = hex[a[i] >> 4];
-		*p++ = '.';
-	}
-	snprintf(p, VALIDATE_HOST_MAX - (size_t)(p - out), "ip6.arpa");
-}
-
-/* Waits until fd is ready for events; false once the deadline has passed. */
-static bool
-validate_poll(const struct validate_check *v, int fd, short events)
-{
-	struct pollfd pfd = { .fd = fd, .events = events };
-	long left;
-	int n;
-
-	while ((left = validate_left_ms(v)) > 0)
-		if ((n = poll(&pfd, 1, (int)left)) != -1 || errno != EINTR)
-			return n > 0;
-	return false;
-}
-
-/*
- * The TCP connection of tls-alpn-01.  libcurl makes it (CURLOPT_CONNECT_ONLY:
- * the http scheme is a formality) so that every pinned address gets tried
- * within the connect timeout; the TLS on top is ours, because libcurl cannot
- * offer acme-tls/1 alone.
- */
-static enum validate_result
-validate_tcp_connect(struct validate_check *v, struct validate_conn *cn,
-    const char *host, int *fdp)
-{
-	char where[VALIDATE_HOST_MAX + 8], url[VALIDATE_HOST_MAX + 16];
-	curl_socket_t fd;
-	enum validate_result r;
-	CURLcode rc;
-	int fl;
-
-	snprintf(where, sizeof(where), "%s:%d", host, v->tlsalpn_port);
-	snprintf(url, sizeof(url), "http://%s/", where);
-	if ((r = validate_conn_open(v, cn, url, host, v->tlsalpn_port)) != VALIDATE_OK)
-		return r;
-	if (curl_easy_setopt(cn->curl, CURLOPT_CONNECT_ONLY, 1L) != CURLE_OK)
-		return validate_fail(v, VALIDATE_CONNECTION, "cannot set up libcurl");
-	if ((rc = curl_easy_perform(cn->curl)) != CURLE_OK)
-		return validate_curl_fail(v, cn, rc, where);
-	if (curl_easy_getinfo(cn->curl, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK ||
-	    fd == CURL_SOCKET_BAD)
-		return validate_fail(v, VALIDATE_CONNECTION, "%s: connection lost",
-		    where);
-	/* The handshake must never block past the deadline. */
-	if ((fl = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1)
-		return validate_fail(v, VALIDATE_CONNECTION, "%s: %s", where,
-		    strerror(errno));
-	*fdp = fd;
-	return VALIDATE_OK;
-}
-
-static const char *
-validate_tls_why(int err)
-{
-	unsigned long e = ERR_peek_last_error();
-	const char *why = e != 0 ? ERR_reason_error_string(e) : NULL;
-
-	if (why != NULL)
-		return why;
-	return err == SSL_ERROR_SSL ? "protocol error" : "connection closed";
-}
-
-/* RFC 8737 section 3: only "acme-tls/1" offered, and negotiated; TLS 1.2
- * or later (section 4). */
-static enum validate_result
-validate_tls_handshake(struct validate_check *v, int fd, const char *sni,
-    SSL_CTX **ctxp, SSL **sslp)
-{
-	static const unsigned char alpn[] = "\x0a" VALIDATE_ALPN;
-	const unsigned char *proto;
-	unsigned int plen;
-	SSL *ssl;
-	int rc, err;
-	short ev;
-
-	if ((*ctxp = SSL_CTX_new(TLS_client_method())) == NULL ||
-	    !SSL_CTX_set_min_proto_version(*ctxp, TLS1_2_VERSION) ||
-	    (*sslp = ssl = SSL_new(*ctxp)) == NULL ||
-	    !SSL_set_fd(ssl, fd) ||
-	    !SSL_set_tlsext_host_name(ssl, sni) ||
-	    SSL_set_alpn_protos(ssl, alpn, sizeof(alpn) - 1) != 0)
-		return validate_fail(v, VALIDATE_CONNECTION, "cannot set up TLS");
-	while ((rc = SSL_connect(ssl)) != 1) {
-		err = SSL_get_error(ssl, rc);
-		if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
-			return validate_fail(v, VALIDATE_TLS,
-			    "%s: TLS handshake failed: %s", sni, validate_tls_why(err));
-		ev = err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT;
-		if (!validate_poll(v, fd, ev))
-			return validate_fail(v, VALIDATE_CONNECTION,
-			    "%s: TLS handshake timed out", sni);
-	}
-	SSL_get0_alpn_selected(ssl, &proto, &plen);
-	if (plen != sizeof(alpn) - 2 || memcmp(proto, VALIDATE_ALPN, plen) != 0)
-		return validate_fail(v, VALIDATE_TLS, "%s: server did not negotiate %s",
-		    sni, VALIDATE_ALPN);
-	return VALIDATE_OK;
-}
-
-static bool
-validate_san_is(const GENERAL_NAME *gen, const char *type, const char *name)
-{
-	unsigned char addr[16];
-	size_t len;
-
-	if (strcmp(type, "ip") == 0) {
-		len = validate_ip(name, addr);
-		return gen->type == GEN_IPADD &&
-		    ASN1_STRING_length(gen->d.iPAddress) == (int)len &&
-		    memcmp(ASN1_STRING_get0_data(gen->d.iPAddress), addr, len) == 0;
-	}
-	len = strlen(name);
-	/* DNS names compare without regard to case (RFC 4343). */
-	return gen->type == GEN_DNS &&
-	    ASN1_STRING_length(gen->d.dNSName) == (int)len &&
-	    strncasecmp((const char *)ASN1_STRING_get0_data(gen->d.dNSName), name,
-	    len) == 0;
-}
-
-/* The certificate must be for the identifier and nothing else. */
-static enum validate_result
-validate_tls_san(struct validate_check *v, X509 *crt, const char *type,
-    const char *name)
-{
-	GENERAL_NAMES *sans = X509_get_ext_d2i(crt, NID_subject_alt_name, NULL, NULL);
-	int n = sans != NULL ? sk_GENERAL_NAME_num(sans) : 0;
-	bool ok = n == 1 && validate_san_is(sk_GENERAL_NAME_value(sans, 0), type, name);
-
-	GENERAL_NAMES_free(sans);
-	if (ok)
-		return VALIDATE_OK;
-	if (n != 1)
-		return validate_fail(v, VALIDATE_UNAUTHORIZED,
-		    "certificate has %d subjectAltName entries, not just %s", n, name);
-	return validate_fail(v, VALIDATE_UNAUTHORIZED,
-	    "certificate's subjectAltName is not %s", name);
-}
-
-/* One critical acmeIdentifier extension whose value is the DER OCTET STRING
- * of SHA-256(key authorization) (RFC 8737 section 3). */
-static enum validate_result
-validate_tls_acme_id(struct validate_check *v, X509 *crt, const unsigned char *md)
-{
-	const ASN1_OCTET_STRING *val;
-	X509_EXTENSION *ext;
-	ASN1_OBJECT *oid;
-	int i, again;
-
-	if ((oid = OBJ_txt2obj(VALIDATE_ACME_ID_OID, 1)) == NULL)
-		return validate_fail(v, VALIDATE_CONNECTION, "out of memory");
-	i = X509_get_ext_by_OBJ(crt, oid, -1);
-	again = i >= 0 ? X509_get_ext_by_OBJ(crt, oid, i) : -1;
-	ASN1_OBJECT_free(oid);
-	if (i < 0 || again >= 0)
-		return validate_fail(v, VALIDATE_INCORRECT,
-		    "certificate must have one acmeIdentifier extension");
-	ext = X509_get_ext(crt, i);
-	if (!X509_EXTENSION_get_critical(ext))
-		return validate_fail(v, VALIDATE_INCORRECT,
-		    "acmeIdentifier extension is not critical");
-	val = X509_EXTENSION_get_data(ext);
-	if (ASN1_STRING_length(val) != 2 + SHA256_DIGEST_LENGTH ||
-	    ASN1_STRING_get0_data(val)[0] != V_ASN1_OCTET_STRING ||
-	    ASN1_STRING_get0_data(val)[1] != SHA256_DIGEST_LENGTH ||
-	    memcmp(ASN1_STRING_get0_data(val) + 2, md, SHA256_DIGEST_LENGTH) != 0)
-		return validate_fail(v, VALIDATE_INCORRECT,
-		    "acmeIdentifier is not the key authorization digest");
-	return VALIDATE_OK;
-}
-
-enum validate_result
-validate_tlsalpn01(const struct validate_opts *o, const char *ident_type,
-    const char *name, const char *key_authz, char *detail, size_t detlen)
-{
-	char host[VALIDATE_HOST_MAX], sni[VALIDATE_HOST_MAX];
-	unsigned char md[SHA256_DIGEST_LENGTH];
-	struct validate_check v;
-	struct validate_conn cn;
-	SSL_CTX *ctx = NULL;
-	SSL *ssl = NULL;
-	X509 *crt;
-	enum validate_result r;
-	int fd = -1;
-
-	validate_begin(&v, o, detail, detlen);
-	if (!validate_ident_ok(ident_type, name) || key_authz == NULL)
-		return validate_fail(&v, VALIDATE_CONNECTION, "malformed identifier");
-	if (!validate_sha256(key_authz, md))
-		return validate_fail(&v, VALIDATE_CONNECTION, "out of memory");
-	validate_url_host(ident_type, name, host);
-	validate_sni(ident_type, name, sni);
-	memset(&cn, 0, sizeof(cn));
-	if ((r = validate_tcp_connect(&v, &cn, host, &fd)) != VALIDATE_OK ||
-	    (r = validate_tls_handshake(&v, fd, sni, &ctx, &ssl)) != VALIDATE_OK)
-		goto done;
-	/* Self-signed by design (RFC 8737 section 3): what the certificate
-	 * says is checked, not who signed it. */
-	if ((crt = SSL_get0_peer_certificate(ssl)) == NULL)
-		r = validate_fail(&v, VALIDATE_TLS, "%s: no certificate", sni);
-	else if ((r = validate_tls_san(&v, crt, ident_type, name)) == VALIDATE_OK)
-		r = validate_tls_acme_id(&v, crt, md);
-done:
-	SSL_free(ssl);
-	SSL_CTX_free(ctx);
-	validate_conn_close(&cn);
-	/* OpenSSL's error queue is per thread: leave nothing for the caller. */
-	ERR_clear_error();
-	return r;
 }

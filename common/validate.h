@@ -29,6 +29,8 @@ struct validate_opts {
 	const char *dns_server;  /* "ip:port", "[ipv6]:port"; NULL, "": resolv.conf */
 	int http_port;           /* http-01 (80) */
 	int tlsalpn_port;        /* tls-alpn-01 (443) */
+	const char *allow;       /* CIDRs the address policy allows after all
+	                          * (addrpolicy.h); NULL, "": none */
 	int connect_timeout_ms;  /* each TCP connect and each DNS try (5000) */
 	int total_timeout_ms;    /* the whole check (15000) */
 };
@@ -39,6 +41,13 @@ int validate_init(void);
 void validate_cleanup(void);
 
 /*
+ * Every address a check connects to, whether the identifier's, a lookup's
+ * answer or a redirect's, passes the address policy of addrpolicy.h with
+ * opts->allow: refused ones are dropped from a lookup's answer and never
+ * connected to, and a check left with none is VALIDATE_UNAUTHORIZED with
+ * "address policy" in its detail.  A detail quotes at most 128 bytes of a
+ * URL and 64 of an answer, made printable.
+ *
  * Each check returns VALIDATE_OK or the error to record, and writes a
  * one-line printable-ASCII explanation fit for the problem's "detail" into
  * detail (empty on success).  ident_type is "dns" or "ip"; name is the
@@ -51,7 +60,7 @@ void validate_cleanup(void);
  * http-01: GET http://name:http_port/.well-known/acme-challenge/token; the
  * body, trailing whitespace ignored, must be key_authz (at most 8 KiB is
  * read).  At most 10 redirects are followed, each to http or https on port
- * 80, 443 or http_port (else VALIDATE_UNAUTHORIZED), https without
+ * 80, 443, http_port or tlsalpn_port (else VALIDATE_UNAUTHORIZED), https without
  * certificate verification (RFC 8555 section 8.3; a failed https handshake
  * is VALIDATE_TLS).  A status other than 200 is VALIDATE_INCORRECT, an
  * 11th redirect VALIDATE_CONNECTION, a name without A or AAAA records (the

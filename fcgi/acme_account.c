@@ -10,6 +10,7 @@
 #include <openssl/crypto.h>
 
 #include "acme.h"
+#include "addrrate.h"
 #include "b64.h"
 #include "handlers.h"
 #include "jsonx.h"
@@ -199,6 +200,23 @@ done:
 	return rc;
 }
 
+/* New accounts are free, and each gets its own per-account limits: at
+ * most rate_accounts of them per client address in an hour. */
+static int
+acme_account_rate(struct ra_ctx *ctx, const struct http_request *req,
+    const struct acme_req *ar, struct http_response *resp)
+{
+	int retry = 0;
+
+	if (ctx->cfg->rate_accounts == 0 || req->remote_addr == NULL ||
+	    addrrate_take(req->remote_addr, ctx->cfg->rate_accounts, ar->now, &retry))
+		return 0;
+	http_header_add(resp, "Retry-After", "%d", retry);
+	acme_problem(resp, 429, ACME_ERR("rateLimited"), NULL,
+	    "at most %d new accounts per client address per hour", ctx->cfg->rate_accounts);
+	return -1;
+}
+
 HANDLER(acme_new_account)
 {
 	struct acme_req ar;
@@ -233,7 +251,8 @@ HANDLER(acme_new_account)
 		goto done;
 	}
 	if ((contact = acme_contacts(ar.payload, resp)) == NULL ||
-	    acme_eab_check(ctx, &ar, tp, eab_kid, sizeof(eab_kid), resp) != 0)
+	    acme_eab_check(ctx, &ar, tp, eab_kid, sizeof(eab_kid), resp) != 0 ||
+	    acme_account_rate(ctx, req, &ar, resp) != 0)
 		goto done;
 	rc = acme_account_insert(ctx, &ar, tp, contact, eab_kid[0] ? eab_kid : NULL, &a);
 	contact = NULL;         /* owned by a now */

@@ -10,6 +10,7 @@
 #include "handlers.h"
 #include "jsonx.h"
 #include "log.h"
+#include "store_authz.h"
 #include "wakeup.h"
 
 static json_object *
@@ -24,7 +25,7 @@ acme_challenge_json(struct ra_ctx *ctx, const struct http_request *req,
 	json_object_object_add(o, "url", json_object_new_string(url));
 	json_object_object_add(o, "status", json_object_new_string(c->status));
 	json_object_object_add(o, "token", json_object_new_string(c->token));
-	if (c->validated != 0) {
+	if (c->validated != 0 && strcmp(c->status, "valid") == 0) {
 		acme_time(c->validated, t, sizeof(t));
 		json_object_object_add(o, "validated", json_object_new_string(t));
 	}
@@ -133,6 +134,37 @@ acme_challenge_find(struct store_authz *a, const char *type)
 	return NULL;
 }
 
+/* One account's validations are bounded: how many run at once (the
+ * validators are shared), and how many may fail in an hour. */
+static int
+acme_challenge_rate(struct ra_ctx *ctx, const struct acme_req *ar,
+    struct http_response *resp)
+{
+	int inflight = 0, failed = 0;
+	int64_t oldest = 0;
+
+	if (store_account_challenges(ctx->store, ar->account.id, ar->now - 3600, &inflight,
+	    &failed, &oldest) != 0) {
+		acme_store_failed(resp);
+		return -1;
+	}
+	if (ctx->cfg->rate_inflight > 0 && inflight >= ctx->cfg->rate_inflight) {
+		/* A check ends within 15 s, its total timeout. */
+		http_header_add(resp, "Retry-After", "15");
+		acme_problem(resp, 429, ACME_ERR("rateLimited"), NULL,
+		    "at most %d validations in flight per account", ctx->cfg->rate_inflight);
+		return -1;
+	}
+	if (ctx->cfg->rate_failed > 0 && failed >= ctx->cfg->rate_failed) {
+		http_header_add(resp, "Retry-After", "%lld",
+		    (long long)(oldest + 3600 - ar->now > 1 ? oldest + 3600 - ar->now : 1));
+		acme_problem(resp, 429, ACME_ERR("rateLimited"), NULL,
+		    "at most %d failed validations per account per hour", ctx->cfg->rate_failed);
+		return -1;
+	}
+	return 0;
+}
+
 HANDLER(acme_challenge)
 {
 	struct acme_req ar;
@@ -151,7 +183,11 @@ HANDLER(acme_challenge)
 	/* A payload (the empty object "{}") asks for validation; POST-as-GET
 	 * only reads.  Asking again while it runs changes nothing. */
 	if (ar.payload != NULL && strcmp(c->status, "pending") == 0) {
-		int rc = store_challenge_start(ctx->store, a.id, c->type);
+		int rc;
+
+		if (acme_challenge_rate(ctx, &ar, resp) != 0)
+			goto free_authz;
+		rc = store_challenge_start(ctx->store, a.id, c->type);
 
 		if (rc < 0) {
 			acme_store_failed(resp);

@@ -16,6 +16,7 @@
 #include "acme.h"
 #include "b64.h"
 #include "cert.h"
+#include "csr_policy.h"
 #include "fsutil.h"
 #include "issue.h"
 #include "jsonx.h"
@@ -98,15 +99,15 @@ acme_csr(const struct acme_req *ar, const struct store_order *o, struct http_res
 		snprintf(why, sizeof(why), "csr must be the base64url DER of a CSR");
 		goto bad;
 	}
-	if ((csr = cert_csr_from_der(der, len, &key, why, sizeof(why))) == NULL ||
-	    cert_csr_names(csr, &got, why, sizeof(why)) != 0 ||
-	    cert_key_acceptable(key, why, sizeof(why)) != 0)
+	if ((csr = cert_csr_from_der(der, len, &key, why, sizeof(why))) == NULL)
 		goto bad;
 	if (jwk_equal(key, ar->key)) {
 		snprintf(why, sizeof(why), "the certificate key must not be the account key");
 		goto bad;
 	}
-	if (acme_order_names(o, &want) != 0 || !acme_names_match(&want, &got, why, sizeof(why)))
+	if (acme_order_names(o, &want) != 0 ||
+	    csr_policy_check(csr, key, &want, &got, why, sizeof(why)) != 0 ||
+	    !acme_names_match(&want, &got, why, sizeof(why)))
 		goto bad;
 	EVP_PKEY_free(key);
 	free(der);

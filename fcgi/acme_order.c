@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "acme.h"
+#include "addrpolicy.h"
 #include "handlers.h"
 #include "ident.h"
 #include "issue.h"
@@ -65,6 +66,24 @@ acme_order_reply(struct ra_ctx *ctx, const struct http_request *req,
 	acme_json(resp, status, acme_order_json(ctx, req, o, resp));
 }
 
+/* An address validation would refuse to connect to cannot be proven. */
+static bool
+acme_order_reachable(struct ra_ctx *ctx, const struct ident *id, char *why, size_t whylen)
+{
+	struct addrpolicy policy;
+	const char *range;
+
+	if (strcmp(id->type, "ip") != 0)
+		return true;
+	if (addrpolicy_parse(&policy, ctx->cfg->validation_allow, why, whylen) != 0)
+		return false;
+	if ((range = addrpolicy_refuses_text(&policy, id->value)) == NULL)
+		return true;
+	snprintf(why, whylen, "'%.64s' is %s: the validation address policy refuses it "
+	    "(UPKI_RA_VALIDATION_ALLOW)", id->value, range);
+	return false;
+}
+
 /* One identifier of the payload -> a checked, canonical ident.  A refusal
  * becomes a subproblem naming the identifier (RFC 8555 6.7.1). */
 static int
@@ -77,7 +96,8 @@ acme_order_ident(struct ra_ctx *ctx, json_object *item, struct ident *id,
 	char why[256];
 
 	if (type != NULL && value != NULL && ident_parse(type, value, id, why, sizeof(why)) == 0 &&
-	    ident_allowed(id, ctx->cfg->allowed_names, why, sizeof(why)))
+	    ident_allowed(id, ctx->cfg->allowed_names, why, sizeof(why)) &&
+	    acme_order_reachable(ctx, id, why, sizeof(why)))
 		return 0;
 	if (type == NULL || value == NULL)
 		snprintf(why, sizeof(why), "identifiers need a string type and value");
@@ -248,6 +268,31 @@ acme_order_rate(struct ra_ctx *ctx, const struct acme_req *ar, struct http_respo
 	return -1;
 }
 
+/* Pending authorizations cost the RA validations to come: at most
+ * rate_pending_authz per account, those this order adds included. */
+static int
+acme_order_pending(struct ra_ctx *ctx, const struct acme_req *ar,
+    const struct store_new_authz *az, int n, struct http_response *resp)
+{
+	int pending, adds = 0;
+
+	if (ctx->cfg->rate_pending_authz == 0)
+		return 0;
+	if ((pending = store_account_pending_authzs(ctx->store, ar->account.id, ar->now)) < 0) {
+		acme_store_failed(resp);
+		return -1;
+	}
+	for (int i = 0; i < n; i++)
+		adds += !az[i].reuse;
+	if (pending + adds <= ctx->cfg->rate_pending_authz)
+		return 0;
+	http_header_add(resp, "Retry-After", "60");
+	acme_problem(resp, 429, ACME_ERR("rateLimited"), NULL,
+	    "at most %d pending authorizations per account (%d pending): validate or "
+	    "deactivate some first", ctx->cfg->rate_pending_authz, pending);
+	return -1;
+}
+
 /* RFC 9773 "replaces": the certificate this order renews, one of the
  * account's own. */
 static int
@@ -316,6 +361,8 @@ HANDLER(acme_new_order)
 		acme_store_failed(resp);
 		goto done;
 	}
+	if (acme_order_pending(ctx, &ar, az, n, resp) != 0)
+		goto done;
 	idjson = acme_identifiers_json(ids, n);
 	o.account_id = ar.account.id;
 	o.created_at = ar.now;

@@ -29,6 +29,7 @@ struct http_request {
 	/* From nginx's own variables, never from client headers (DESIGN.md). */
 	const char *client_verify;  /* SUCCESS, FAILED:reason, NONE, or NULL */
 	const char *client_cert;    /* URL-encoded PEM, as nginx escapes it */
+	const char *remote_addr;    /* $remote_addr: whom new-account counts */
 	const char *body;
 	size_t body_len;
 };

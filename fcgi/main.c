@@ -9,6 +9,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "acme_profiles.h"
+#include "addrpolicy.h"
 #include "config.h"
 #include "log.h"
 #include "ra.h"
@@ -37,6 +39,19 @@ ra_malloc_tune(void)
 {
 	mallopt(M_TRIM_THRESHOLD, 1024 * 1024);
 	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+}
+
+/* A bad UPKI_RA_VALIDATION_ALLOW would otherwise fail every validation. */
+static int
+ra_check_validation_allow(const struct config *cfg)
+{
+	struct addrpolicy policy;
+	char err[128];
+
+	if (addrpolicy_parse(&policy, cfg->validation_allow, err, sizeof(err)) == 0)
+		return 0;
+	fprintf(stderr, "upki-ra: invalid UPKI_RA_VALIDATION_ALLOW: %s\n", err);
+	return -1;
 }
 
 static void
@@ -164,6 +179,9 @@ main(int argc, char **argv)
 		return cmd_init(&cfg);
 	if (strcmp(args.command, "register") == 0)
 		return cmd_register(&cfg, args.seed);
+	if ((strcmp(args.command, "serve") == 0 || strcmp(args.command, "start") == 0) &&
+	    (ra_check_validation_allow(&cfg) != 0 || acme_profiles_check_names(&cfg) != 0))
+		return 1;
 	if (strcmp(args.command, "serve") == 0)
 		return cmd_serve(&cfg);
 	if (strcmp(args.command, "start") == 0)

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "acme_profiles.h"
+#include "addrrate.h"
 #include "front.h"
 #include "listen.h"
 #include "nonce.h"
@@ -29,7 +31,8 @@ cmd_serve(const struct config *cfg)
 	char spec[PATH_MAX], desc[PATH_MAX + 64];
 	int fd, rc;
 
-	if (ra_data_dir_init(cfg) != 0 || front_secret_load(cfg) != 0)
+	if (ra_data_dir_init(cfg) != 0 || front_secret_load(cfg) != 0 ||
+	    acme_profiles_check_ca(cfg) != 0)
 		return 1;
 	/* What the children must not inherit: the seed (serve run with it in
 	 * its environment) and the way to systemd's credentials. */
@@ -39,6 +42,10 @@ cmd_serve(const struct config *cfg)
 	 * be able to wake every validator, and every writer the others. */
 	if (nonce_init() != 0) {
 		log_error("cannot make the nonce key");
+		return 1;
+	}
+	if (addrrate_init() != 0) {
+		log_error("cannot map the new-account counters");
 		return 1;
 	}
 	if (wakeup_init() != 0) {

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "mono.h"
 #include "store_acme.h"
+#include "store_authz.h"
 #include "validate.h"
 #include "validator.h"
 #include "wakeup.h"
@@ -56,6 +57,7 @@ validator_opts(const struct config *cfg, struct validate_opts *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->dns_server = cfg->dns_server;
+	o->allow = cfg->validation_allow;
 	o->http_port = cfg->http01_port;
 	o->tlsalpn_port = cfg->tlsalpn01_port;
 	o->connect_timeout_ms = 5000;
@@ -126,7 +128,7 @@ validator_main(const struct config *cfg, int listen_fd)
 	char path[PATH_MAX], err[256];
 	time_t last_sweep = 0, last_recover = 0;
 	int64_t last_checkpoint = 0;
-	int rc;
+	int rc, per_account;
 
 	close(listen_fd);       /* validators serve no requests */
 	signal(SIGPIPE, SIG_IGN);
@@ -147,6 +149,10 @@ validator_main(const struct config *cfg, int listen_fd)
 		return 1;
 	}
 	validator_opts(cfg, &opts);
+	/* By default one account's checks never hold every validator: one
+	 * stays free for everyone else (with one validator, they take turns). */
+	per_account = cfg->validators_per_account > 0 ? cfg->validators_per_account :
+	    cfg->validators > 1 ? cfg->validators - 1 : 1;
 	while (!validator_stopping) {
 		time_t now = time(NULL);
 
@@ -163,7 +169,7 @@ validator_main(const struct config *cfg, int listen_fd)
 			store_checkpoint(st);
 			last_checkpoint = mono_ms();
 		}
-		rc = store_challenge_claim(st, now, VALIDATOR_LEASE_SECONDS, &w);
+		rc = store_challenge_claim(st, now, VALIDATOR_LEASE_SECONDS, per_account, &w);
 		if (rc == 0)
 			validator_run_one(st, &opts, &w);
 		else

@@ -99,6 +99,7 @@ worker_build_request(FCGX_Request *fr, struct http_request *req, char *pathbuf,
 	req->content_type = worker_param(fr, "CONTENT_TYPE");
 	req->client_verify = worker_param(fr, "SSL_CLIENT_VERIFY");
 	req->client_cert = worker_param(fr, "SSL_CLIENT_CERT");
+	req->remote_addr = worker_param(fr, "REMOTE_ADDR");
 	req->body = body->data != NULL ? body->data : "";
 	req->body_len = body->len;
 }

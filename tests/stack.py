@@ -290,6 +290,11 @@ class Stack:
             "UPKI_CA_SEED": self.seed,
             "UPKI_RA_NGINX_PID": os.path.join(self.nginx_dir, "nginx.pid"),
             "UPKI_RA_FCGI_AUTH_FILE": self.front_secret_file,
+            # The challenge responders of the tests and of `make run` are
+            # on loopback, which validation may not reach otherwise.
+            "UPKI_RA_VALIDATION_ALLOW": "127.0.0.0/8",
+            # Every client of the tests comes from 127.0.0.1.
+            "UPKI_RA_RATE_ACCOUNTS": "0",
         })
         env.update(self.extra_env)
         env.update(overrides)

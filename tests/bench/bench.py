@@ -1033,7 +1033,12 @@ def main():
                                 # A handful of accounts make all the orders
                                 # here: the per-account limit would refuse
                                 # them (Pebble has none).
-                                "UPKI_RA_RATE_ORDERS": "0"})
+                                "UPKI_RA_RATE_ORDERS": "0",
+                                # Nor may they wait for one another's checks.
+                                "UPKI_RA_RATE_INFLIGHT": "0",
+                                "UPKI_RA_RATE_PENDING_AUTHZ": "0",
+                                "UPKI_RA_RATE_FAILED": "0",
+                                "UPKI_RA_VALIDATORS_PER_ACCOUNT": str(RA_VALIDATORS)})
         stack.start()
         pebble = Pebble(b.work, dns.dns_port, b.responder_port)
         ra_dir = f"{stack.base_url}/acme/directory"

@@ -2,8 +2,9 @@
  * fuzz_csr: what the RA reads out of CSRs and certificates.
  *
  * DER input goes to cert_csr_from_der (finalize's entry point) and, when it
- * verifies, to cert_csr_names, cert_key_acceptable, cert_req_common_name and
- * cert_csr_to_pem.  A client signs its own CSR, so any CSR content reaches
+ * verifies, to cert_csr_names, cert_key_acceptable, csr_policy_check (with
+ * the CSR's own names allowed, so that its every rule is reached),
+ * cert_req_common_name and cert_csr_to_pem.  A client signs its own CSR, so any CSR content reaches
  * those functions with a valid signature: the harness therefore also gives
  * them the request as d2i_X509_REQ parses it, signature unchecked, with the
  * key cert_spki_key makes of it, which lets mutated CSRs and keys get past
@@ -23,6 +24,7 @@
 #include <openssl/x509.h>
 
 #include "cert.h"
+#include "csr_policy.h"
 #include "dn.h"
 #include "harness.h"
 
@@ -31,15 +33,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void
 fuzz_req(X509_REQ *req, EVP_PKEY *key)
 {
-	static struct cert_names names;
+	static struct cert_names names, checked;
 	char why[256], cn[256];
 
 	if (cert_csr_names(req, &names, why, sizeof(why)) == 0 &&
 	    (names.n < 0 || names.n > CERT_MAX_NAMES))
 		fuzz_fail("cert_csr_names: %d names", names.n);
 	cert_req_common_name(req, cn, sizeof(cn));
-	if (key != NULL)
+	if (key != NULL) {
 		cert_key_acceptable(key, why, sizeof(why));
+		if (csr_policy_check(req, key, &names, &checked, why, sizeof(why)) == 0 &&
+		    (checked.n < 1 || checked.n > CERT_MAX_NAMES))
+			fuzz_fail("csr_policy_check: %d names", checked.n);
+	}
 	free(cert_csr_to_pem(req));
 }
 

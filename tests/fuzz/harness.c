@@ -30,6 +30,7 @@
 #include "router.h"
 #include "store.h"
 #include "store_admin.h"
+#include "store_authz.h"
 
 static struct config fuzz_cfg;
 static struct ra_ctx fuzz_the_ctx;
@@ -179,6 +180,12 @@ fuzz_ctx(void)
 	fuzz_set("eab-required", "false");
 	/* The harness's one account makes thousands of orders an hour. */
 	fuzz_set("rate-orders", "0");
+	fuzz_set("rate-pending-authz", "0");
+	fuzz_set("rate-inflight", "0");
+	fuzz_set("rate-failed", "0");
+	fuzz_set("rate-accounts", "0");
+	/* The fixed order's address is a documentation one. */
+	fuzz_set("validation-allow", "192.0.2.0/24");
 	fuzz_set("nginx-pid", "");
 	fuzz_write("ca.crt", FUZZ_CA_CRT);
 	fuzz_write("crl.pem", FUZZ_CRL_PEM);
@@ -366,7 +373,7 @@ fuzz_order_ready(struct fuzz_acme *a)
 	for (int i = 0; i < n; i++)
 		if (store_challenge_start(st, ids[i], "http-01") != 0)
 			fuzz_fail("set-up: cannot start http-01 of %s", ids[i]);
-	while (store_challenge_claim(st, now, 60, &w) == 0)
+	while (store_challenge_claim(st, now, 60, 64, &w) == 0)
 		if (store_challenge_finish(st, w.challenge_id, NULL, now) != 0)
 			fuzz_fail("set-up: cannot finish challenge %lld",
 			    (long long)w.challenge_id);

@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives import serialization
 
 from acme_client import Client, Key, b64u, issued_by, jws, load_chain, make_csr
 from conftest import finish_stack, make_stack
-from stack import ChallTestSrv, free_port
+from stack import ChallTestSrv, challtestsrv_post, free_port
 
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -40,6 +40,11 @@ class Http01Responder:
             def do_GET(self):
                 token = self.path.rsplit("/", 1)[-1]
                 body = answers.get(token)
+                if isinstance(body, tuple):     # ("redirect", url)
+                    self.send_response(302)
+                    self.send_header("Location", body[1])
+                    self.end_headers()
+                    return
                 self.send_response(200 if body else 404)
                 self.end_headers()
                 if body:
@@ -345,6 +350,140 @@ def test_dns01_wildcard_order(env, client):
     assert r.status == 200 and r.json()["status"] == "valid"
 
 
+# -- where validation may connect ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def policy_env(tmp_path_factory):
+    """A stack whose validation may reach 127.0.0.1 only, and that issues for
+    any name or address (no UPKI_RA_ALLOWED_NAMES)."""
+    dns = ChallTestSrv(str(tmp_path_factory.mktemp("policy-dns")))
+    http01 = Http01Responder()
+    s = make_stack(tmp_path_factory, "policy", env={
+        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.dns_port}",
+        "UPKI_RA_HTTP01_PORT": str(http01.port),
+        "UPKI_RA_TLSALPN01_PORT": str(free_port()),
+        "UPKI_RA_VALIDATION_ALLOW": "127.0.0.1/32",
+    })
+    try:
+        s.start()
+        yield s, dns, http01
+    finally:
+        http01.stop()
+        dns.stop()
+        finish_stack(s)
+
+
+class CountingListener:
+    """Counts the connections accepted on host:port."""
+
+    def __init__(self, host, port):
+        self.accepted = 0
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(16)
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.close()
+
+    def close(self):
+        self.sock.close()
+
+
+def http01_result(env, client, name, answer):
+    """The failed http-01 challenge of a new order for name, whose responder
+    gives answer for the token."""
+    _, _, http01 = env
+    r = client.new_order([name])
+    assert r.status == 201, r
+    authz_url = r.json()["authorizations"][0]
+    ch = next(c for c in client.post(authz_url, None).json()["challenges"]
+              if c["type"] == "http-01")
+    http01.answers[ch["token"]] = answer
+    assert client.post(ch["url"], {}).status == 200
+    authz = wait_status(client, authz_url, ("invalid", "valid"), timeout=40)
+    return next(c for c in authz["challenges"] if c["type"] == "http-01")
+
+
+@pytest.mark.parametrize("target", ["127.0.0.2", "169.254.169.254", "[::1]", "0.0.0.0",
+                                    "[::ffff:127.0.0.2]"])
+def test_http01_redirect_to_a_refused_address_is_not_followed(policy_env, target):
+    stack, _, http01 = policy_env
+    c = Client(stack.base_url, stack.ca_cert)
+    c.new_account()
+    listener = CountingListener("127.0.0.2", http01.port) if target == "127.0.0.2" else None
+    try:
+        ch = http01_result(policy_env, c, "redirect.example.test", (
+            "redirect", f"http://{target}:{http01.port}/latest/meta-data/"))
+    finally:
+        if listener:
+            listener.close()
+    assert ch["status"] == "invalid", ch
+    assert "address policy" in ch["error"]["detail"], ch["error"]
+    if listener:
+        assert listener.accepted == 0
+
+
+def test_http01_name_resolving_to_a_refused_address(policy_env):
+    stack, dns, _ = policy_env
+    c = Client(stack.base_url, stack.ca_cert)
+    c.new_account()
+    challtestsrv_post(dns.mgmt_port, "add-a", {"host": "meta.example.test.",
+                                               "addresses": ["169.254.169.254"]})
+    ch = http01_result(policy_env, c, "meta.example.test", "unused")
+    assert ch["status"] == "invalid" and "address policy" in ch["error"]["detail"], ch
+
+
+def test_http01_redirect_to_an_allowed_address_still_works(policy_env):
+    stack, _, http01 = policy_env
+    c = Client(stack.base_url, stack.ca_cert)
+    c.new_account()
+    r = c.new_order(["hop.example.test"])
+    authz_url = r.json()["authorizations"][0]
+    ch = next(x for x in c.post(authz_url, None).json()["challenges"]
+              if x["type"] == "http-01")
+    http01.answers["hop-" + ch["token"]] = c.key_authorization(ch["token"])
+    http01.answers[ch["token"]] = ("redirect", f"http://127.0.0.1:{http01.port}/"
+                                   f".well-known/acme-challenge/hop-{ch['token']}")
+    assert c.post(ch["url"], {}).status == 200
+    assert wait_status(c, authz_url, ("valid", "invalid"))["status"] == "valid"
+
+
+REFUSED_IPS = ["0.0.0.0", "0.1.2.3", "127.0.0.2", "169.254.169.254", "100.64.0.1",
+               "192.0.0.8", "192.0.2.1", "198.18.0.1", "198.51.100.7", "203.0.113.9",
+               "224.0.0.1", "239.255.255.250", "240.0.0.1", "255.255.255.255",
+               "::", "::1", "::ffff:127.0.0.2", "::ffff:169.254.169.254", "64:ff9b::a9fe:a9fe",
+               "100::1", "2001::1", "2001:db8::1", "2002:7f00:1::1", "3fff::1", "fe80::1",
+               "fec0::1", "ff02::1"]
+
+
+@pytest.mark.parametrize("ip", REFUSED_IPS)
+def test_ip_identifier_in_a_refused_range_is_rejected(policy_env, ip):
+    stack = policy_env[0]
+    c = Client(stack.base_url, stack.ca_cert)
+    c.new_account()
+    r = c.new_order([ip])
+    assert r.status == 400 and r.problem["type"] == err("rejectedIdentifier"), (ip, r)
+    assert "address policy" in json.dumps(r.problem), r.problem
+
+
+def test_ip_identifiers_private_and_allowed_are_accepted(policy_env):
+    stack = policy_env[0]
+    c = Client(stack.base_url, stack.ca_cert)
+    c.new_account()
+    for ip in ("127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "fd00::1", "8.8.8.8",
+               "2606:4700::1"):
+        r = c.new_order([ip])
+        assert r.status == 201, (ip, r)
+
+
 def test_ip_identifier_outside_the_name_policy_is_rejected(client):
     r = client.new_order(["127.0.0.1"])
     assert r.status == 400 and r.problem["type"] == err("rejectedIdentifier")
@@ -414,6 +553,92 @@ def test_bad_csr_names_differ(env, client):
     # Still ready: a bad CSR does not spoil the order.
     r, _ = finalize(client, order, ["csr.example.test"])
     assert r.status == 200
+
+
+# -- the RA's own CSR policy ---------------------------------------------------
+
+PLACEHOLDER_OID = "2.5.29.99"   # same DER length as the 2.5.29.x it stands for
+
+
+def der_len(n):
+    if n < 0x80:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+
+def policy_csr(name, extensions=(), cns=None, patch=None):
+    """A DER CSR for name with extra (extension, critical) pairs and the
+    given CNs; patch=(x) rewrites the placeholder extension OID to 2.5.29.x
+    and re-signs, to make what the builder refuses (a duplicate)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = Key("P-256")
+    cns = [name] if cns is None else cns
+    b = x509.CertificateSigningRequestBuilder().subject_name(x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, c) for c in cns]))
+    b = b.add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+    for ext, critical in extensions:
+        b = b.add_extension(ext, critical=critical)
+    csr = b.sign(key.priv, hashes.SHA256())
+    der = csr.public_bytes(serialization.Encoding.DER)
+    if patch is None:
+        return der
+    tbs = csr.tbs_certrequest_bytes
+    old = bytes([0x06, 0x03, 0x55, 0x1d, 0x63])
+    assert tbs.count(old) == 1
+    tbs = tbs.replace(old, bytes([0x06, 0x03, 0x55, 0x1d, patch]))
+    sig = key.priv.sign(tbs, ec.ECDSA(hashes.SHA256()))
+    alg = bytes.fromhex("300a06082a8648ce3d040302")     # ecdsa-with-SHA256
+    bits = b"\x03" + der_len(len(sig) + 1) + b"\x00" + sig
+    body = tbs + alg + bits
+    return b"\x30" + der_len(len(body)) + body
+
+
+def unknown(oid, value=b"\x05\x00"):
+    return x509.UnrecognizedExtension(x509.ObjectIdentifier(oid), value)
+
+
+def san_der(name):
+    enc = name.encode()
+    inner = b"\x82" + der_len(len(enc)) + enc
+    return b"\x30" + der_len(len(inner)) + inner
+
+
+def test_csr_policy_refusals_never_reach_the_ca(env, client):
+    from mtls_helpers import ca_task_count
+    stack = env[0]
+    name = "policy.example.test"
+    cases = {
+        "a second subjectAltName": policy_csr(name, [(unknown(PLACEHOLDER_OID,
+            san_der("evil.example.test")), False)], patch=0x11),
+        "a malformed subjectAltName": policy_csr(name, [(unknown(PLACEHOLDER_OID,
+            b"\x04\x01\x00"), False)], patch=0x11),
+        "a duplicate extension": policy_csr(name, [
+            (x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+             False),
+            (unknown(PLACEHOLDER_OID, bytes.fromhex("03020780")), False)], patch=0x0f),
+        "two Common Names": policy_csr(name, cns=[name, "admin"]),
+        "a Common Name outside the order": policy_csr(name, cns=["other.example.test"]),
+        "CA:TRUE": policy_csr(name, [(x509.BasicConstraints(ca=True, path_length=None),
+                                      True)]),
+        "name constraints": policy_csr(name, [(x509.NameConstraints(
+            permitted_subtrees=[x509.DNSName("example.test")], excluded_subtrees=None),
+            True)]),
+        "an unknown critical extension": policy_csr(name, [(unknown("1.2.3.4.5"), True)]),
+    }
+    order, _ = ready_order(env, client, [name])
+    signs = ca_task_count(stack, ("sign",))
+    for what, der in cases.items():
+        r = client.post(order["finalize"], {"csr": b64u(der)})
+        assert r.status == 400 and r.problem["type"] == err("badCSR"), (what, r)
+        assert "CSR policy" in r.problem["detail"], (what, r.problem)
+    assert ca_task_count(stack, ("sign",)) == signs
+    # Still ready: a CSR within the policy is signed.
+    r = client.post(order["finalize"], {"csr": b64u(policy_csr(name, [
+        (x509.BasicConstraints(ca=False, path_length=None), True)]))})
+    assert r.status == 200, r
 
 
 def test_bad_csr_without_cn_when_the_ca_refuses_it(tmp_path_factory):
@@ -601,6 +826,107 @@ def test_silent_target_fails_after_the_timeout_without_slowing_anyone(tmp_path_f
         finish_stack(s)
 
 
+# -- fair, bounded validation --------------------------------------------------
+
+@pytest.fixture(scope="module")
+def fair_env(tmp_path_factory):
+    """Two validators, tls-alpn-01 pointed at a target that never answers,
+    http-01 at a closed port (fails at once), and low per-account limits."""
+    hole = Blackhole()
+    dns = ChallTestSrv(str(tmp_path_factory.mktemp("fair-dns")))
+    s = make_stack(tmp_path_factory, "fair", validators=2, env={
+        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.dns_port}",
+        "UPKI_RA_TLSALPN01_PORT": str(hole.port),
+        "UPKI_RA_HTTP01_PORT": str(free_port()),
+        "UPKI_RA_RATE_INFLIGHT": "6",
+        "UPKI_RA_RATE_PENDING_AUTHZ": "20",
+        "UPKI_RA_RATE_FAILED": "1",
+        "UPKI_RA_RATE_ACCOUNTS": "8",
+    })
+    try:
+        s.start()
+        yield s, dns
+    finally:
+        hole.stop()
+        dns.stop()
+        finish_stack(s)
+
+
+def challenge_of(client, authz_url, kind):
+    return next(c for c in client.post(authz_url, None).json()["challenges"]
+                if c["type"] == kind)
+
+
+def assert_rate_limited(r):
+    assert r.status == 429 and r.problem["type"] == err("rateLimited"), r
+    assert int(r.header("retry-after")) >= 1, r.headers
+
+
+def test_one_accounts_silent_targets_do_not_starve_another(fair_env):
+    import hashlib
+    stack, dns = fair_env
+    attacker = Client(stack.base_url, stack.ca_cert)
+    attacker.new_account()
+    r = attacker.new_order([f"slow{i}.example.test" for i in range(12)])
+    assert r.status == 201, r
+    answers = []
+    for authz_url in r.json()["authorizations"]:
+        answers.append(attacker.post(challenge_of(attacker, authz_url, "tls-alpn-01")["url"],
+                                     {}))
+    # At most 6 in flight for one account; the rest are refused, not queued.
+    assert [a.status for a in answers].count(200) == 6, answers
+    for a in answers[6:]:
+        assert_rate_limited(a)
+
+    victim = Client(stack.base_url, stack.ca_cert)
+    victim.new_account()
+    r = victim.new_order(["victim.example.test"])
+    authz_url = r.json()["authorizations"][0]
+    ch = challenge_of(victim, authz_url, "dns-01")
+    digest = b64u(hashlib.sha256(victim.key_authorization(ch["token"]).encode()).digest())
+    dns.set_txt("_acme-challenge.victim.example.test.", digest)
+    started = time.monotonic()
+    assert victim.post(ch["url"], {}).status == 200
+    wait_status(victim, authz_url, ("valid",), timeout=60)
+    # Each of the attacker's checks takes 15 s; the victim waits for none.
+    took = time.monotonic() - started
+    assert took < 8, f"the victim's dns-01 took {took:.1f} s"
+
+
+def test_pending_authorizations_per_account_are_bounded(fair_env):
+    stack, _ = fair_env
+    c = Client(stack.base_url, stack.ca_cert)
+    c.new_account()
+    assert c.new_order([f"p{i}.example.test" for i in range(12)]).status == 201
+    assert_rate_limited(c.new_order([f"q{i}.example.test" for i in range(12)]))
+    assert c.new_order([f"r{i}.example.test" for i in range(8)]).status == 201
+
+
+def test_failed_validations_per_account_per_hour_are_bounded(fair_env):
+    stack, _ = fair_env
+    c = Client(stack.base_url, stack.ca_cert)
+    c.new_account()
+    r = c.new_order(["closed1.example.test"])
+    authz_url = r.json()["authorizations"][0]
+    assert c.post(challenge_of(c, authz_url, "http-01")["url"], {}).status == 200
+    wait_status(c, authz_url, ("invalid",))
+    r = c.new_order(["closed2.example.test"])
+    authz_url = r.json()["authorizations"][0]
+    assert_rate_limited(c.post(challenge_of(c, authz_url, "http-01")["url"], {}))
+    assert challenge_of(c, authz_url, "http-01")["status"] == "pending"
+
+
+def test_new_accounts_per_client_address_are_bounded(fair_env):
+    stack, _ = fair_env
+    for i in range(9):
+        r = Client(stack.base_url, stack.ca_cert).new_account()
+        if r.status != 201:
+            break
+    # The module's other tests made some of the 8 this hour.
+    assert_rate_limited(r)
+    assert int(r.header("retry-after")) <= 3600
+    assert "per client address" in r.problem["detail"]
+
 def test_terms_of_service_must_be_agreed(tmp_path_factory):
     s = make_stack(tmp_path_factory, "tos", env={"UPKI_RA_TOS_URL": "https://ra.example.test/tos"})
     try:
@@ -610,6 +936,45 @@ def test_terms_of_service_must_be_agreed(tmp_path_factory):
         r = c.post(c.directory["newAccount"], {"termsOfServiceAgreed": False}, kid=None)
         assert r.status == 403 and r.problem["type"] == err("userActionRequired")
         assert c.new_account().status == 201
+    finally:
+        finish_stack(s)
+
+
+def start_refused(ra, env):
+    """`upki-ra start`, which should exit; its whole session is killed if
+    it serves instead."""
+    p = subprocess.Popen([ra, "start"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        out, errs = p.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, 9)
+        out, errs = p.communicate()
+    return subprocess.CompletedProcess(p.args, p.returncode, out, errs)
+
+
+def test_profiles_acme_must_not_offer_refuse_to_start(tmp_path_factory):
+    from mtls_helpers import RA
+    s = make_stack(tmp_path_factory, "badprofiles")
+    cases = [
+        ({"UPKI_RA_ACME_PROFILES": "server,admin"}, "'admin'"),
+        ({"UPKI_RA_ACME_PROFILES": "ra"}, "'ra'"),
+        ({"UPKI_RA_ACME_PROFILE": "ca"}, "'ca'"),
+        # By their definition at the CA: clientAuth without the setting.
+        ({"UPKI_RA_ACME_PROFILES": "server,laptop"}, "clientAuth"),
+    ]
+    try:
+        s.start_devca()
+        for env, what in cases:
+            r = start_refused(RA, s.ra_env(**env))
+            assert r.returncode == 1, (env, r.stderr)
+            last = r.stderr.strip().splitlines()[-1]
+            assert "cannot be offered over ACME" in last and what in last, (env, last)
+        # The separate setting allows clientAuth ones, never ca, ra, admin.
+        r = start_refused(RA, s.ra_env(UPKI_RA_ACME_PROFILES="admin",
+                                       UPKI_RA_ACME_CLIENT_AUTH="true"))
+        assert r.returncode == 1 and "'admin'" in r.stderr, r.stderr
+        s.start_ra(UPKI_RA_ACME_PROFILES="server,laptop", UPKI_RA_ACME_CLIENT_AUTH="true")
     finally:
         finish_stack(s)
 

@@ -275,6 +275,11 @@ def main():
         "UPKI_RA_TLSALPN01_PORT": str(free_port()),
         "UPKI_RA_ALLOWED_NAMES": "example.test",
         "UPKI_RA_RATE_ORDERS": RATE_ORDERS,
+        # A few accounts make all the load: no per-account bound on it.
+        "UPKI_RA_RATE_INFLIGHT": "0",
+        "UPKI_RA_RATE_PENDING_AUTHZ": "0",
+        "UPKI_RA_RATE_FAILED": "0",
+        "UPKI_RA_VALIDATORS_PER_ACCOUNT": str(VALIDATORS),
         "UPKI_LOG_LEVEL": "warn",
     })
     procs = []

@@ -534,6 +534,42 @@ test_okp_and_other_key_checks(void **state)
 	expect_bad_key("\"RSA\"");
 }
 
+/* The 8 points of small order of edwards25519, as the 5 y coordinates they
+ * have, and y = p and p + 1, the non-canonical encodings of 0 and 1; each
+ * with the sign bit of x clear and set.  A signature by such a key verifies
+ * for more than one message. */
+static const char *const ed_small_order[] = {
+	"0000000000000000000000000000000000000000000000000000000000000000",
+	"0100000000000000000000000000000000000000000000000000000000000000",
+	"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	"26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+	"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+	"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+};
+
+static void
+test_okp_small_order(void **state)
+{
+	unsigned char raw[32];
+	char *x, *text;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(ed_small_order) / sizeof(ed_small_order[0]); i++) {
+		for (int sign = 0; sign < 2; sign++) {
+			for (size_t k = 0; k < sizeof(raw); k++)
+				assert_int_equal(sscanf(ed_small_order[i] + 2 * k, "%2hhx", &raw[k]), 1);
+			raw[31] = (unsigned char)(sign ? raw[31] | 0x80 : raw[31] & 0x7f);
+			x = b64url_encode(raw, sizeof(raw));
+			assert_true(asprintf(&text, "{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
+			    "\"x\":\"%s\"}", x) > 0);
+			expect_bad_key_why(text, "small order");
+			free(text);
+			free(x);
+		}
+	}
+}
+
 static void
 test_alg_key_mismatch(void **state)
 {
@@ -1091,6 +1127,7 @@ main(void)
 		cmocka_unit_test(test_rsa_key_checks),
 		cmocka_unit_test(test_ec_key_checks),
 		cmocka_unit_test(test_okp_and_other_key_checks),
+		cmocka_unit_test(test_okp_small_order),
 		cmocka_unit_test(test_alg_key_mismatch),
 		cmocka_unit_test(test_header_errors),
 		cmocka_unit_test(test_body_errors),

@@ -517,6 +517,7 @@ opts(int http_port, int tlsalpn_port)
 {
 	return (struct validate_opts){
 		.dns_server = F.dns,
+		.allow = "127.0.0.0/8",
 		.http_port = http_port,
 		.tlsalpn_port = tlsalpn_port,
 		.connect_timeout_ms = 3000,
@@ -530,6 +531,7 @@ opts_short(const char *dns, int port)
 {
 	return (struct validate_opts){
 		.dns_server = dns,
+		.allow = "127.0.0.0/8",
 		.http_port = port,
 		.tlsalpn_port = port,
 		.connect_timeout_ms = 500,
@@ -896,6 +898,41 @@ test_tlsalpn01_silent_peer(void **state)
 	    NULL), o);
 }
 
+/* ---- the address policy ---- */
+
+/* opts() without 127.0.0.0/8 in the allow list, or with only one host. */
+static struct validate_opts
+opts_allow(int http_port, int tlsalpn_port, const char *allow)
+{
+	struct validate_opts o = opts(http_port, tlsalpn_port);
+
+	o.allow = allow;
+	return o;
+}
+
+static void
+test_policy_refuses_loopback(void **state)
+{
+	(void)state;
+	cts_add_a("policy.test");
+	cts_post("/add-http01", "{\"token\":\"tokPol\",\"content\":\"tokPol.thumb\"}");
+	/* An identifier that is an address, a name that resolves to one, and
+	 * the same over tls-alpn-01: refused before any connection. */
+	http01(opts_allow(F.http_port, 0, NULL), "ip", "127.0.0.1", "tokPol",
+	    "tokPol.thumb", VALIDATE_UNAUTHORIZED, "address policy: 127.0.0.1 is loopback");
+	http01(opts_allow(F.http_port, 0, ""), "dns", "policy.test", "tokPol",
+	    "tokPol.thumb", VALIDATE_UNAUTHORIZED, "address policy: 127.0.0.1 is loopback");
+	tlsalpn01(opts_allow(0, F.ip_port, NULL), "ip", "127.0.0.1", KA_TLS,
+	    VALIDATE_UNAUTHORIZED, "address policy");
+	tlsalpn01(opts_allow(0, F.ip_port, NULL), "ip", "::1", KA_TLS,
+	    VALIDATE_UNAUTHORIZED, "address policy: ::1 is loopback");
+	/* The allow list, to the host. */
+	http01(opts_allow(F.http_port, 0, "127.0.0.1/32"), "dns", "policy.test", "tokPol",
+	    "tokPol.thumb", VALIDATE_OK, NULL);
+	http01(opts_allow(F.http_port, 0, "127.0.0.2/32"), "dns", "policy.test", "tokPol",
+	    "tokPol.thumb", VALIDATE_UNAUTHORIZED, "address policy");
+}
+
 static void
 test_error_types(void **state)
 {
@@ -942,6 +979,7 @@ main(void)
 		cmocka_unit_test(test_tlsalpn01_two_names),
 		cmocka_unit_test(test_tlsalpn01_not_critical),
 		cmocka_unit_test(test_tlsalpn01_silent_peer),
+		cmocka_unit_test(test_policy_refuses_loopback),
 		cmocka_unit_test(test_error_types),
 	};
 
