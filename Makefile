@@ -29,13 +29,18 @@ COMMON_SRC := $(wildcard common/*.c)
 FCGI_SRC   := $(wildcard fcgi/*.c)
 DEVCA_SRC  := $(wildcard tests/devca/*.c)
 UNIT_SRC   := $(wildcard tests/unit/test_*.c)
+# What the tests, the fuzz harness and the load generator share, and the
+# product does not link: JWS signing (tests/support/jws_sign.h).
+TSUP_SRC   := $(wildcard tests/support/*.c)
 
 COMMON_OBJ := $(COMMON_SRC:%.c=$(BUILD)/%.o)
 FCGI_OBJ   := $(FCGI_SRC:%.c=$(BUILD)/%.o)
 DEVCA_OBJ  := $(DEVCA_SRC:%.c=$(BUILD)/%.o)
 UNIT_BIN   := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/unit/%)
+TSUP_OBJ   := $(TSUP_SRC:%.c=$(BUILD)/%.o)
 
 LIBUPKI    := $(BUILD)/libupki.a
+LIBTSUP    := $(BUILD)/libupki-tests.a
 RA_BIN     := $(BUILD)/upki-ra
 DEVCA_BIN  := $(BUILD)/upki-devca
 
@@ -60,15 +65,18 @@ $(BUILD)/%.o: %.c
 $(LIBUPKI): $(COMMON_OBJ)
 	$(AR) rcs $@ $^
 
+$(LIBTSUP): $(TSUP_OBJ)
+	$(AR) rcs $@ $^
+
 $(RA_BIN): $(FCGI_OBJ) $(LIBUPKI)
 	$(CC) $(LDFLAGS) -o $@ $(FCGI_OBJ) $(LIBUPKI) $(LDLIBS)
 
 $(DEVCA_BIN): $(DEVCA_OBJ) $(LIBUPKI)
 	$(CC) $(LDFLAGS) -o $@ $(DEVCA_OBJ) $(LIBUPKI) $(LDLIBS)
 
-$(BUILD)/tests/unit/%: tests/unit/%.c $(LIBUPKI)
+$(BUILD)/tests/unit/%: tests/unit/%.c $(LIBTSUP) $(LIBUPKI)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBUPKI) $(LDLIBS) -lcmocka
+	$(CC) $(CFLAGS) -Itests/support $(LDFLAGS) -o $@ $< $(LIBTSUP) $(LIBUPKI) $(LDLIBS) -lcmocka
 
 run: deps-run all
 	$(PYTHON) tests/stack.py run --build $(BUILD)
@@ -255,11 +263,11 @@ BENCH_BIN := $(BUILD)/tests/bench/acmebench $(BUILD)/tests/bench/fcgi204
 bench: deps-bench all $(BENCH_BIN)
 	$(PYTHON) tests/bench/bench.py --build $(BUILD)
 
-$(BUILD)/tests/bench/%: tests/bench/%.c $(LIBUPKI)
+$(BUILD)/tests/bench/%: tests/bench/%.c $(LIBTSUP) $(LIBUPKI)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIBUPKI) $(LDLIBS) -lpthread
+	$(CC) $(CFLAGS) -Itests/support $(LDFLAGS) -o $@ $< $(LIBTSUP) $(LIBUPKI) $(LDLIBS) -lpthread
 
--include $(COMMON_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(DEVCA_OBJ:.o=.d)
+-include $(COMMON_OBJ:.o=.d) $(FCGI_OBJ:.o=.d) $(DEVCA_OBJ:.o=.d) $(TSUP_OBJ:.o=.d)
 
 # -- fuzz ---------------------------------------------------------------------
 # libFuzzer targets (tests/fuzz/README.md), built with clang under ASan and
@@ -283,11 +291,11 @@ FUZZ_ALL     := fuzz_jws fuzz_acme_body fuzz_csr fuzz_dn fuzz_router fuzz_ca_rep
 FUZZ_TARGETS ?= $(FUZZ_ALL)
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g -O1 $(FUZZ_SAN) \
-                -Icommon -Ifcgi -Itests/fuzz $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+                -Icommon -Ifcgi -Itests/fuzz -Itests/support $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 FUZZ_LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfcgi
 
 FUZZ_LIB_SRC := $(COMMON_SRC) $(filter-out fcgi/main.c fcgi/worker.c,$(FCGI_SRC)) \
-                tests/fuzz/harness.c
+                $(TSUP_SRC) tests/fuzz/harness.c
 FUZZ_LIB_OBJ := $(FUZZ_LIB_SRC:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_MAIN_OBJ := $(FUZZ_ALL:%=$(FUZZ_BUILD)/tests/fuzz/%.o)
 FUZZ_LIB     := $(FUZZ_BUILD)/libupki-fuzz.a

@@ -128,20 +128,23 @@ char *jwk_key_authorization(const char *token, const char *thumbprint);
  * key change must change the key.)  False when either is NULL. */
 bool jwk_equal(EVP_PKEY *a, EVP_PKEY *b);
 
-/*
- * Client side, for the test suites and the load generator (tests/bench).
- * jwk_export gives the public JWK of a key (a new reference).  jws_sign
- * makes a flattened JWS, as a malloc'd string, with alg chosen from the key
- * (RSA -> RS256, P-256 -> ES256, P-384 -> ES384, P-521 -> ES512, Ed25519 ->
- * EdDSA), "kid" or, when kid is NULL, the key's "jwk"; url and nonce are
- * left out of the header when NULL; payload "" for POST-as-GET.
- * jws_sign_hs256 makes an external account binding (payload: the account
- * JWK as JSON).  All return NULL on failure.
- */
-json_object *jwk_export(EVP_PKEY *key);
-char *jws_sign(EVP_PKEY *key, const char *url, const char *nonce, const char *kid,
-    const char *payload);
-char *jws_sign_hs256(const unsigned char *key, size_t keylen, const char *kid,
-    const char *url, const char *payload);
+/* What each accepted alg needs of a key, and how a JWK names that key. */
+struct jws_alg {
+	const char *alg;
+	const char *kty;        /* JWK "kty" */
+	const char *crv;        /* JWK "crv"; NULL for RSA */
+	const char *type;       /* OpenSSL key type */
+	const char *group;      /* OpenSSL group name; NULL but for EC */
+	const char *md;         /* NULL for EdDSA, which hashes by itself */
+	size_t size;            /* EC coordinate or Ed25519 key bytes */
+};
+
+#define JWK_COORD_MAX 66        /* P-521 */
+
+/* The alg a key goes with; NULL for a key no accepted alg takes. */
+const struct jws_alg *jws_alg_of_key(EVP_PKEY *key);
+/* HMAC-SHA256 of input, the MAC of external account binding (HS256). */
+bool jws_hmac(const unsigned char *key, size_t keylen, const char *input,
+    unsigned char *mac, size_t *maclen);
 
 #endif

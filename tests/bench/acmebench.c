@@ -4,7 +4,7 @@
  * It speaks ACME itself: N virtual clients, one thread and one keep-alive
  * HTTP/1.1 connection over TLS each, run one scenario against one server
  * for a fixed time and print one JSON line with the request rate and the
- * latency percentiles.  JWS signing is common/jws.c's jws_sign, so what is
+ * latency percentiles.  JWS signing is tests/support/jws_sign.c, so what is
  * measured is the server, not a client library.
  *
  * Scenarios (--scenario):
@@ -60,6 +60,7 @@
 
 #include "b64.h"
 #include "jws.h"
+#include "jws_sign.h"
 
 #define URL_MAX         1024
 #define NONCE_MAX       256

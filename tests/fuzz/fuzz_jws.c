@@ -18,6 +18,7 @@
 #include "harness.h"
 #include "jsonx.h"
 #include "jws.h"
+#include "jws_sign.h"
 
 static const unsigned char fuzz_eab_key[] = "fuzz-eab-mac-key-0123456789abcdef";
 

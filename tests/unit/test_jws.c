@@ -20,6 +20,7 @@
 #include "b64.h"
 #include "jsonx.h"
 #include "jws.h"
+#include "jws_sign.h"
 
 #define URL     "https://ra.example/acme/new-order"
 #define NONCE   "vOa2hzG4xYUFi7bUqXT9rw"
