@@ -31,7 +31,13 @@ store_order_free(struct store_order *o)
 
 /* -- accounts -------------------------------------------------------------- */
 
+/* The columns every account query reads, in the order of this enum. */
 #define ACCOUNT_COLUMNS "id, kid, thumbprint, jwk, contact, status, created_at"
+
+enum {
+	ACCOUNT_COL_ID, ACCOUNT_COL_KID, ACCOUNT_COL_THUMBPRINT, ACCOUNT_COL_JWK,
+	ACCOUNT_COL_CONTACT, ACCOUNT_COL_STATUS, ACCOUNT_COL_CREATED_AT,
+};
 
 static int
 store_account_row(sqlite3_stmt *s, void *p)
@@ -39,14 +45,14 @@ store_account_row(sqlite3_stmt *s, void *p)
 	struct store_account *a = p;
 
 	memset(a, 0, sizeof(*a));
-	a->id = sqlite3_column_int64(s, 0);
-	if (store_col_text(s, 1, a->kid, sizeof(a->kid)) != 0 ||
-	    store_col_text(s, 2, a->thumbprint, sizeof(a->thumbprint)) != 0 ||
-	    store_col_text(s, 5, a->status, sizeof(a->status)) != 0)
+	a->id = sqlite3_column_int64(s, ACCOUNT_COL_ID);
+	if (store_col_text(s, ACCOUNT_COL_KID, a->kid, sizeof(a->kid)) != 0 ||
+	    store_col_text(s, ACCOUNT_COL_THUMBPRINT, a->thumbprint, sizeof(a->thumbprint)) != 0 ||
+	    store_col_text(s, ACCOUNT_COL_STATUS, a->status, sizeof(a->status)) != 0)
 		return -1;
-	a->jwk = store_col_dup(s, 3);
-	a->contact = store_col_dup(s, 4);
-	a->created_at = sqlite3_column_int64(s, 6);
+	a->jwk = store_col_dup(s, ACCOUNT_COL_JWK);
+	a->contact = store_col_dup(s, ACCOUNT_COL_CONTACT);
+	a->created_at = sqlite3_column_int64(s, ACCOUNT_COL_CREATED_AT);
 	if (a->jwk == NULL || a->contact == NULL) {
 		store_account_free(a);
 		return -1;
@@ -351,9 +357,17 @@ store_authz_reusable(struct store *st, int64_t account_id, const char *type,
 	return rc;
 }
 
+/* The columns every order query reads, in the order of this enum. */
 #define ORDER_COLUMNS "o.id, o.account_id, o.status, o.expires, o.identifiers, " \
     "o.not_before, o.not_after, o.profile, o.error, o.certificate_id, o.created_at, " \
     "c.serial, o.replaces"
+
+enum {
+	ORDER_COL_ID, ORDER_COL_ACCOUNT_ID, ORDER_COL_STATUS, ORDER_COL_EXPIRES,
+	ORDER_COL_IDENTIFIERS, ORDER_COL_NOT_BEFORE, ORDER_COL_NOT_AFTER, ORDER_COL_PROFILE,
+	ORDER_COL_ERROR, ORDER_COL_CERTIFICATE_ID, ORDER_COL_CREATED_AT,
+	ORDER_COL_CERTIFICATE_SERIAL, ORDER_COL_REPLACES,
+};
 
 static int
 store_order_row(sqlite3_stmt *s, void *p)
@@ -361,20 +375,21 @@ store_order_row(sqlite3_stmt *s, void *p)
 	struct store_order *o = p;
 
 	memset(o, 0, sizeof(*o));
-	if (store_col_text(s, 0, o->id, sizeof(o->id)) != 0 ||
-	    store_col_text(s, 2, o->status, sizeof(o->status)) != 0 ||
-	    store_col_text(s, 7, o->profile, sizeof(o->profile)) != 0 ||
-	    store_col_text(s, 11, o->certificate_serial, sizeof(o->certificate_serial)) != 0 ||
-	    store_col_text(s, 12, o->replaces, sizeof(o->replaces)) != 0)
+	if (store_col_text(s, ORDER_COL_ID, o->id, sizeof(o->id)) != 0 ||
+	    store_col_text(s, ORDER_COL_STATUS, o->status, sizeof(o->status)) != 0 ||
+	    store_col_text(s, ORDER_COL_PROFILE, o->profile, sizeof(o->profile)) != 0 ||
+	    store_col_text(s, ORDER_COL_CERTIFICATE_SERIAL, o->certificate_serial,
+	    sizeof(o->certificate_serial)) != 0 ||
+	    store_col_text(s, ORDER_COL_REPLACES, o->replaces, sizeof(o->replaces)) != 0)
 		return -1;
-	o->account_id = sqlite3_column_int64(s, 1);
-	o->expires = sqlite3_column_int64(s, 3);
-	o->identifiers = store_col_dup(s, 4);
-	o->not_before = sqlite3_column_int64(s, 5);
-	o->not_after = sqlite3_column_int64(s, 6);
-	o->error = store_col_dup(s, 8);
-	o->certificate_id = sqlite3_column_int64(s, 9);
-	o->created_at = sqlite3_column_int64(s, 10);
+	o->account_id = sqlite3_column_int64(s, ORDER_COL_ACCOUNT_ID);
+	o->expires = sqlite3_column_int64(s, ORDER_COL_EXPIRES);
+	o->identifiers = store_col_dup(s, ORDER_COL_IDENTIFIERS);
+	o->not_before = sqlite3_column_int64(s, ORDER_COL_NOT_BEFORE);
+	o->not_after = sqlite3_column_int64(s, ORDER_COL_NOT_AFTER);
+	o->error = store_col_dup(s, ORDER_COL_ERROR);
+	o->certificate_id = sqlite3_column_int64(s, ORDER_COL_CERTIFICATE_ID);
+	o->created_at = sqlite3_column_int64(s, ORDER_COL_CREATED_AT);
 	return o->identifiers != NULL ? 0 : -1;
 }
 

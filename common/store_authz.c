@@ -46,22 +46,36 @@ store_account_challenges(struct store *st, int64_t account_id, int64_t since,
 	return rc;
 }
 
+/* The columns every authorization query reads, in the order of this enum. */
+#define AUTHZ_COLUMNS "id, account_id, type, value, wildcard, status, expires"
+
+enum {
+	AUTHZ_COL_ID, AUTHZ_COL_ACCOUNT_ID, AUTHZ_COL_TYPE, AUTHZ_COL_VALUE, AUTHZ_COL_WILDCARD,
+	AUTHZ_COL_STATUS, AUTHZ_COL_EXPIRES,
+};
+
 static int
 store_authz_row(sqlite3_stmt *s, void *p)
 {
 	struct store_authz *a = p;
 
 	memset(a, 0, sizeof(*a));
-	if (store_col_text(s, 0, a->id, sizeof(a->id)) != 0 ||
-	    store_col_text(s, 2, a->type, sizeof(a->type)) != 0 ||
-	    store_col_text(s, 3, a->value, sizeof(a->value)) != 0 ||
-	    store_col_text(s, 5, a->status, sizeof(a->status)) != 0)
+	if (store_col_text(s, AUTHZ_COL_ID, a->id, sizeof(a->id)) != 0 ||
+	    store_col_text(s, AUTHZ_COL_TYPE, a->type, sizeof(a->type)) != 0 ||
+	    store_col_text(s, AUTHZ_COL_VALUE, a->value, sizeof(a->value)) != 0 ||
+	    store_col_text(s, AUTHZ_COL_STATUS, a->status, sizeof(a->status)) != 0)
 		return -1;
-	a->account_id = sqlite3_column_int64(s, 1);
-	a->wildcard = sqlite3_column_int(s, 4);
-	a->expires = sqlite3_column_int64(s, 6);
+	a->account_id = sqlite3_column_int64(s, AUTHZ_COL_ACCOUNT_ID);
+	a->wildcard = sqlite3_column_int(s, AUTHZ_COL_WILDCARD);
+	a->expires = sqlite3_column_int64(s, AUTHZ_COL_EXPIRES);
 	return 0;
 }
+
+/* The columns of a challenge as an authorization shows it. */
+enum {
+	CHALLENGE_COL_ID, CHALLENGE_COL_TYPE, CHALLENGE_COL_TOKEN, CHALLENGE_COL_STATUS,
+	CHALLENGE_COL_VALIDATED, CHALLENGE_COL_ERROR,
+};
 
 static int
 store_challenges_read(struct store *st, struct store_authz *a)
@@ -78,13 +92,13 @@ store_challenges_read(struct store *st, struct store_authz *a)
 		struct store_challenge *c = &a->challenges[a->nchallenges];
 
 		memset(c, 0, sizeof(*c));
-		c->id = sqlite3_column_int64(s, 0);
-		if (store_col_text(s, 1, c->type, sizeof(c->type)) != 0 ||
-		    store_col_text(s, 2, c->token, sizeof(c->token)) != 0 ||
-		    store_col_text(s, 3, c->status, sizeof(c->status)) != 0)
+		c->id = sqlite3_column_int64(s, CHALLENGE_COL_ID);
+		if (store_col_text(s, CHALLENGE_COL_TYPE, c->type, sizeof(c->type)) != 0 ||
+		    store_col_text(s, CHALLENGE_COL_TOKEN, c->token, sizeof(c->token)) != 0 ||
+		    store_col_text(s, CHALLENGE_COL_STATUS, c->status, sizeof(c->status)) != 0)
 			continue;
-		c->validated = sqlite3_column_int64(s, 4);
-		c->error = store_col_dup(s, 5);
+		c->validated = sqlite3_column_int64(s, CHALLENGE_COL_VALIDATED);
+		c->error = store_col_dup(s, CHALLENGE_COL_ERROR);
 		a->nchallenges++;
 	}
 	sqlite3_reset(s);
@@ -108,8 +122,7 @@ store_authz_expire(struct store *st, const char *id, int64_t now)
 int
 store_authz_get(struct store *st, const char *id, int64_t now, struct store_authz *out)
 {
-	static const char sql[] = "SELECT id, account_id, type, value, wildcard, status, "
-	    "expires FROM authorizations WHERE id = ?";
+	static const char sql[] = "SELECT " AUTHZ_COLUMNS " FROM authorizations WHERE id = ?";
 	sqlite3_stmt *s;
 	int rc;
 
@@ -198,20 +211,26 @@ store_challenge_start(struct store *st, const char *authz_id, const char *type)
 	return n == 1 ? 0 : 1;
 }
 
+/* The columns of a challenge to validate, as store_challenge_claim picks it. */
+enum {
+	WORK_COL_CHALLENGE_ID, WORK_COL_TYPE, WORK_COL_TOKEN, WORK_COL_AUTHZ_ID,
+	WORK_COL_IDENT_TYPE, WORK_COL_IDENT_VALUE, WORK_COL_THUMBPRINT, WORK_COL_ATTEMPTS,
+};
+
 static int
 store_work_row(sqlite3_stmt *s, void *p)
 {
 	struct store_work *w = p;
 
 	memset(w, 0, sizeof(*w));
-	w->challenge_id = sqlite3_column_int64(s, 0);
-	w->attempts = sqlite3_column_int(s, 7);
-	if (store_col_text(s, 1, w->type, sizeof(w->type)) != 0 ||
-	    store_col_text(s, 2, w->token, sizeof(w->token)) != 0 ||
-	    store_col_text(s, 3, w->authz_id, sizeof(w->authz_id)) != 0 ||
-	    store_col_text(s, 4, w->ident_type, sizeof(w->ident_type)) != 0 ||
-	    store_col_text(s, 5, w->ident_value, sizeof(w->ident_value)) != 0 ||
-	    store_col_text(s, 6, w->thumbprint, sizeof(w->thumbprint)) != 0)
+	w->challenge_id = sqlite3_column_int64(s, WORK_COL_CHALLENGE_ID);
+	w->attempts = sqlite3_column_int(s, WORK_COL_ATTEMPTS);
+	if (store_col_text(s, WORK_COL_TYPE, w->type, sizeof(w->type)) != 0 ||
+	    store_col_text(s, WORK_COL_TOKEN, w->token, sizeof(w->token)) != 0 ||
+	    store_col_text(s, WORK_COL_AUTHZ_ID, w->authz_id, sizeof(w->authz_id)) != 0 ||
+	    store_col_text(s, WORK_COL_IDENT_TYPE, w->ident_type, sizeof(w->ident_type)) != 0 ||
+	    store_col_text(s, WORK_COL_IDENT_VALUE, w->ident_value, sizeof(w->ident_value)) != 0 ||
+	    store_col_text(s, WORK_COL_THUMBPRINT, w->thumbprint, sizeof(w->thumbprint)) != 0)
 		return -1;
 	return 0;
 }

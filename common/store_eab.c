@@ -4,7 +4,13 @@
 
 #include "store_impl.h"
 
+/* The columns every key query reads, in the order of this enum. */
 #define EAB_COLUMNS "kid, hmac_key, created_by, created_at, account_id"
+
+enum {
+	EAB_COL_KID, EAB_COL_HMAC_KEY, EAB_COL_CREATED_BY, EAB_COL_CREATED_AT,
+	EAB_COL_ACCOUNT_ID,
+};
 
 static int
 store_eab_row(sqlite3_stmt *s, void *p)
@@ -12,12 +18,12 @@ store_eab_row(sqlite3_stmt *s, void *p)
 	struct store_eab *e = p;
 
 	memset(e, 0, sizeof(*e));
-	if (store_col_text(s, 0, e->kid, sizeof(e->kid)) != 0 ||
-	    store_col_text(s, 1, e->hmac_key, sizeof(e->hmac_key)) != 0 ||
-	    store_col_text(s, 2, e->created_by, sizeof(e->created_by)) != 0)
+	if (store_col_text(s, EAB_COL_KID, e->kid, sizeof(e->kid)) != 0 ||
+	    store_col_text(s, EAB_COL_HMAC_KEY, e->hmac_key, sizeof(e->hmac_key)) != 0 ||
+	    store_col_text(s, EAB_COL_CREATED_BY, e->created_by, sizeof(e->created_by)) != 0)
 		return -1;
-	e->created_at = sqlite3_column_int64(s, 3);
-	e->account_id = sqlite3_column_int64(s, 4);
+	e->created_at = sqlite3_column_int64(s, EAB_COL_CREATED_AT);
+	e->account_id = sqlite3_column_int64(s, EAB_COL_ACCOUNT_ID);
 	return 0;
 }
 

@@ -5,8 +5,15 @@
 
 #include "store_impl.h"
 
+/* The columns every node query reads (and an insert writes), in the order
+ * of this enum. */
 #define NODE_COLUMNS "cn, profile, sans, token_hash, token_expires, enrolled_at, " \
     "created_by, created_at"
+
+enum {
+	NODE_COL_CN, NODE_COL_PROFILE, NODE_COL_SANS, NODE_COL_TOKEN_HASH,
+	NODE_COL_TOKEN_EXPIRES, NODE_COL_ENROLLED_AT, NODE_COL_CREATED_BY, NODE_COL_CREATED_AT,
+};
 
 void
 store_node_free(struct store_node *n)
@@ -21,15 +28,15 @@ store_node_row(sqlite3_stmt *s, void *p)
 	struct store_node *n = p;
 
 	memset(n, 0, sizeof(*n));
-	if (store_col_text(s, 0, n->cn, sizeof(n->cn)) != 0 ||
-	    store_col_text(s, 1, n->profile, sizeof(n->profile)) != 0 ||
-	    store_col_text(s, 3, n->token_hash, sizeof(n->token_hash)) != 0 ||
-	    store_col_text(s, 6, n->created_by, sizeof(n->created_by)) != 0)
+	if (store_col_text(s, NODE_COL_CN, n->cn, sizeof(n->cn)) != 0 ||
+	    store_col_text(s, NODE_COL_PROFILE, n->profile, sizeof(n->profile)) != 0 ||
+	    store_col_text(s, NODE_COL_TOKEN_HASH, n->token_hash, sizeof(n->token_hash)) != 0 ||
+	    store_col_text(s, NODE_COL_CREATED_BY, n->created_by, sizeof(n->created_by)) != 0)
 		return -1;
-	n->sans = store_col_dup(s, 2);
-	n->token_expires = sqlite3_column_int64(s, 4);
-	n->enrolled_at = sqlite3_column_int64(s, 5);
-	n->created_at = sqlite3_column_int64(s, 7);
+	n->sans = store_col_dup(s, NODE_COL_SANS);
+	n->token_expires = sqlite3_column_int64(s, NODE_COL_TOKEN_EXPIRES);
+	n->enrolled_at = sqlite3_column_int64(s, NODE_COL_ENROLLED_AT);
+	n->created_at = sqlite3_column_int64(s, NODE_COL_CREATED_AT);
 	return n->sans != NULL ? 0 : -1;
 }
 
