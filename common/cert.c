@@ -255,12 +255,11 @@ cert_file_load(struct cert_file *f, const char *path)
 /*
  * OpenSSL 3.0 decodes the key of every certificate and CSR it parses, and
  * for that sets up its whole chain of decoders each time
- * (OSSL_DECODER_CTX_new_for_pkey): about 90 us of a 100 us parse, a tenth
- * of the RA's CPU per issuance and a fifth of the development CA's.  OpenSSL
- * 3.2 caches that set-up.  Parsed in a library context that has no provider,
- * the key is left as it came, and cert_spki_key builds the two kinds the RA
- * accepts from their parameters.  The null provider keeps OpenSSL from
- * loading the default one into that context on first use.
+ * (OSSL_DECODER_CTX_new_for_pkey), which costs most of a parse
+ * (docs/PERFORMANCE.md has the figures).  Parsed in a library context that
+ * has no provider, the key is left as it came, and cert_spki_key builds the
+ * two kinds the RA accepts from their parameters.  The null provider keeps
+ * OpenSSL from loading the default one into that context on first use.
  */
 static OSSL_LIB_CTX *cert_bare;
 

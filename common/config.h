@@ -1,9 +1,9 @@
 /*
  * The RA's settings.  Precedence: built-in default, then the environment
- * variable of DESIGN.md, then the command-line flag.  The CA seed is not a
- * setting: it is read from the environment only at the moment of
- * registration (see fcgi/register.c), so no copy of it lives here and it
- * cannot leak through `GET /api/v1/config`.
+ * variable, then the command-line flag (man upki-ra lists them all).  The CA
+ * seed is not a setting: it is read only by the registration
+ * (fcgi/bootstrap.c), so no copy of it lives here and it cannot leak
+ * through `GET /api/v1/config`.
  */
 #ifndef UPKI_CONFIG_H
 #define UPKI_CONFIG_H

@@ -263,10 +263,9 @@ fail:
 
 /*
  * Waiting for the write lock.  SQLite's own busy timeout polls, sleeping 1,
- * 2, 5 ... up to 100 ms between tries: a writer queued behind another slept
- * on long after the lock was free (one worker asleep 1.2 s of 4 under
- * new-order at 32 clients), and with kept FastCGI connections every request
- * queued on that worker slept with it.
+ * 2, 5 ... up to 100 ms between tries: a writer queued behind another
+ * sleeps on long after the lock is free, and with kept FastCGI connections
+ * every request queued on that worker sleeps with it.
  *
  * So the RA's processes share a counter (store_share_init, in the master
  * before fork) that every write transaction bumps when it ends, and a

@@ -211,33 +211,33 @@ store_challenge_start(struct store *st, const char *authz_id, const char *type)
 	return n == 1 ? 0 : 1;
 }
 
-/* The columns of a challenge to validate, as store_challenge_claim picks it. */
+/* The columns of a leased challenge, as store_challenge_claim picks it. */
 enum {
-	WORK_COL_CHALLENGE_ID, WORK_COL_TYPE, WORK_COL_TOKEN, WORK_COL_AUTHZ_ID,
-	WORK_COL_IDENT_TYPE, WORK_COL_IDENT_VALUE, WORK_COL_THUMBPRINT, WORK_COL_ATTEMPTS,
+	LEASE_COL_CHALLENGE_ID, LEASE_COL_TYPE, LEASE_COL_TOKEN, LEASE_COL_AUTHZ_ID,
+	LEASE_COL_IDENT_TYPE, LEASE_COL_IDENT_VALUE, LEASE_COL_THUMBPRINT, LEASE_COL_ATTEMPTS,
 };
 
 static int
-store_work_row(sqlite3_stmt *s, void *p)
+store_challenge_lease_row(sqlite3_stmt *s, void *p)
 {
-	struct store_work *w = p;
+	struct store_challenge_lease *w = p;
 
 	memset(w, 0, sizeof(*w));
-	w->challenge_id = sqlite3_column_int64(s, WORK_COL_CHALLENGE_ID);
-	w->attempts = sqlite3_column_int(s, WORK_COL_ATTEMPTS);
-	if (store_col_text(s, WORK_COL_TYPE, w->type, sizeof(w->type)) != 0 ||
-	    store_col_text(s, WORK_COL_TOKEN, w->token, sizeof(w->token)) != 0 ||
-	    store_col_text(s, WORK_COL_AUTHZ_ID, w->authz_id, sizeof(w->authz_id)) != 0 ||
-	    store_col_text(s, WORK_COL_IDENT_TYPE, w->ident_type, sizeof(w->ident_type)) != 0 ||
-	    store_col_text(s, WORK_COL_IDENT_VALUE, w->ident_value, sizeof(w->ident_value)) != 0 ||
-	    store_col_text(s, WORK_COL_THUMBPRINT, w->thumbprint, sizeof(w->thumbprint)) != 0)
+	w->challenge_id = sqlite3_column_int64(s, LEASE_COL_CHALLENGE_ID);
+	w->attempts = sqlite3_column_int(s, LEASE_COL_ATTEMPTS);
+	if (store_col_text(s, LEASE_COL_TYPE, w->type, sizeof(w->type)) != 0 ||
+	    store_col_text(s, LEASE_COL_TOKEN, w->token, sizeof(w->token)) != 0 ||
+	    store_col_text(s, LEASE_COL_AUTHZ_ID, w->authz_id, sizeof(w->authz_id)) != 0 ||
+	    store_col_text(s, LEASE_COL_IDENT_TYPE, w->ident_type, sizeof(w->ident_type)) != 0 ||
+	    store_col_text(s, LEASE_COL_IDENT_VALUE, w->ident_value, sizeof(w->ident_value)) != 0 ||
+	    store_col_text(s, LEASE_COL_THUMBPRINT, w->thumbprint, sizeof(w->thumbprint)) != 0)
 		return -1;
 	return 0;
 }
 
 int
 store_challenge_claim(struct store *st, int64_t now, int lease_s, int per_account,
-    struct store_work *w)
+    struct store_challenge_lease *w)
 {
 	/* running: the account's checks whose lease still holds. */
 	static const char sql_pick[] = "SELECT c.id, c.type, c.token, a.id, a.type, a.value, "
@@ -275,7 +275,7 @@ store_challenge_claim(struct store *st, int64_t now, int lease_s, int per_accoun
 		goto fail;
 	sqlite3_bind_int64(s, 1, now);
 	sqlite3_bind_int(s, 2, per_account);
-	if ((rc = store_one(s, store_work_row, w)) != 0) {
+	if ((rc = store_one(s, store_challenge_lease_row, w)) != 0) {
 		store_rollback(st);
 		return rc;
 	}

@@ -32,8 +32,9 @@ struct store_authz {
 	int nchallenges;
 };
 
-/* What a validator needs to check one challenge. */
-struct store_work {
+/* A challenge a validator holds for a while (store_challenge_claim), with
+ * what it needs to check it. */
+struct store_challenge_lease {
 	int64_t challenge_id;
 	char type[16];
 	char token[STORE_ID_MAX];
@@ -60,7 +61,7 @@ int store_challenge_start(struct store *st, const char *authz_id, const char *ty
  * every validator.
  */
 int store_challenge_claim(struct store *st, int64_t now, int lease_s, int per_account,
-    struct store_work *w);
+    struct store_challenge_lease *w);
 /* The account's challenges being validated, and those that failed since
  * then with the time of the oldest of them (for Retry-After).  -1 on
  * error. */

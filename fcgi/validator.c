@@ -65,7 +65,7 @@ validator_opts(const struct config *cfg, struct validate_opts *o)
 }
 
 static enum validate_result
-validator_check(const struct validate_opts *o, const struct store_work *w,
+validator_check(const struct validate_opts *o, const struct store_challenge_lease *w,
     const char *keyauth, char *detail, size_t detlen)
 {
 	if (strcmp(w->type, "http-01") == 0)
@@ -81,7 +81,8 @@ validator_check(const struct validate_opts *o, const struct store_work *w,
 }
 
 static void
-validator_run_one(struct store *st, const struct validate_opts *o, struct store_work *w)
+validator_run_one(struct store *st, const struct validate_opts *o,
+    struct store_challenge_lease *w)
 {
 	char *keyauth = jwk_key_authorization(w->token, w->thumbprint), detail[512] = "";
 	json_object *problem = NULL;
@@ -122,7 +123,7 @@ validator_main(const struct config *cfg, int listen_fd)
 {
 	struct sigaction sa = { .sa_handler = validator_on_term };
 	struct validate_opts opts;
-	struct store_work w;
+	struct store_challenge_lease w;
 	struct ra_ctx ctx = { .cfg = cfg };
 	struct store *st;
 	char path[PATH_MAX], err[256];

@@ -487,8 +487,7 @@ worker_main(const struct config *cfg, int listen_fd)
  * meanwhile queues in the listening socket's backlog.  A spare worker
  * answers it.  It keeps no connection, so it never builds a queue of its
  * own, and it is woken only for new connections, which come mostly when the
- * workers are busy: under concurrent issuance (a CA call per finalize) the
- * other requests of an issuance took 3 to 7 ms instead of about 1.
+ * workers are busy, as under concurrent issuance (a CA call per finalize).
  */
 int
 worker_spare_main(const struct config *cfg, int listen_fd)

@@ -363,7 +363,7 @@ fuzz_order_ready(struct fuzz_acme *a)
 {
 	struct store *st = fuzz_ctx()->store;
 	char ids[8][STORE_ID_MAX];
-	struct store_work w;
+	struct store_challenge_lease w;
 	struct store_order o;
 	time_t now = time(NULL);
 	int n = 0;
