@@ -67,11 +67,6 @@ void acme_req_free(struct acme_req *ar);
 
 /* Time as RFC 3339 in UTC. */
 void acme_time(time_t t, char *out, size_t outlen);
-/* Fresh random id, base64url of n bytes (n <= 32). */
-int acme_random_id(char *out, size_t outlen, size_t n);
-/* Id of a new order or authorization: the time, then 80 random bits
- * (acme.c); 22 characters like acme_random_id(.., 16). */
-int acme_row_id(char *out, size_t outlen);
 /* True when the account owns the object; writes "unauthorized" otherwise. */
 bool acme_owner(const struct acme_req *ar, int64_t account_id, struct http_response *resp);
 /* The store failed: 500 serverInternal. */

@@ -15,6 +15,7 @@
 #include "handlers.h"
 #include "jsonx.h"
 #include "log.h"
+#include "randid.h"
 #include "store_eab.h"
 
 #define ACME_MAX_CONTACTS 4
@@ -132,7 +133,7 @@ acme_account_insert(struct ra_ctx *ctx, const struct acme_req *ar, const char *t
 {
 	memset(a, 0, sizeof(*a));
 	a->contact = contact;
-	if (acme_random_id(a->kid, sizeof(a->kid), 16) != 0)
+	if (randid_new(a->kid, sizeof(a->kid), 16) != 0)
 		return -1;
 	snprintf(a->thumbprint, sizeof(a->thumbprint), "%s", tp);
 	a->jwk = strdup(jsonx_print(ar->jws.jwk));

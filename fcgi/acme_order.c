@@ -13,6 +13,7 @@
 #include "issue.h"
 #include "jsonx.h"
 #include "log.h"
+#include "randid.h"
 
 #define ACME_MAX_IDENTIFIERS 100
 #define ACME_ORDER_LIFETIME (7 * 24 * 3600)
@@ -124,7 +125,7 @@ acme_order_challenges(const struct ident *id, struct store_new_authz *a)
 	a->nchallenges = 0;
 	for (int i = 0; i < n; i++) {
 		snprintf(a->challenge_types[i], sizeof(a->challenge_types[i]), "%s", types[i]);
-		if (acme_random_id(a->challenge_tokens[i], sizeof(a->challenge_tokens[i]),
+		if (randid_new(a->challenge_tokens[i], sizeof(a->challenge_tokens[i]),
 		    ACME_TOKEN_BYTES) == 0)
 			a->nchallenges++;
 	}
@@ -153,7 +154,7 @@ acme_order_authzs(struct ra_ctx *ctx, const struct acme_req *ar, const struct id
 			a->reuse = 1;
 			continue;
 		}
-		if (acme_row_id(a->id, sizeof(a->id)) != 0)
+		if (randid_timed(a->id, sizeof(a->id)) != 0)
 			return -1;
 		a->expires = ar->now + ACME_ORDER_LIFETIME;
 		acme_order_challenges(&ids[i], a);
@@ -357,7 +358,7 @@ HANDLER(acme_new_order)
 	if ((n = acme_order_identifiers(ctx, ar.payload, ids, resp)) < 0)
 		goto done;
 	if (acme_order_authzs(ctx, &ar, ids, n, az) < 0 ||
-	    acme_row_id(o.id, sizeof(o.id)) != 0) {
+	    randid_timed(o.id, sizeof(o.id)) != 0) {
 		acme_store_failed(resp);
 		goto done;
 	}

@@ -20,6 +20,7 @@
 #include "ident.h"
 #include "jsonx.h"
 #include "log.h"
+#include "randid.h"
 #include "rest.h"
 #include "revoke.h"
 #include "store_admin.h"
@@ -534,7 +535,7 @@ HANDLER(admin_eab_create)
 	char *key = NULL;
 
 	(void)req;
-	if (acme_random_id(e.kid, sizeof(e.kid), 12) != 0 || RAND_bytes(raw, sizeof(raw)) != 1 ||
+	if (randid_new(e.kid, sizeof(e.kid), 12) != 0 || RAND_bytes(raw, sizeof(raw)) != 1 ||
 	    (key = b64url_encode(raw, sizeof(raw))) == NULL) {
 		http_rest_error(resp, 500, "cannot make a key");
 		goto done;
