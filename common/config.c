@@ -49,6 +49,7 @@ static const struct config_key config_keys[] = {
 	B("share-cn", "UPKI_RA_SHARE_CN", share_cn, "false"),
 	I("rate-orders", "UPKI_RA_RATE_ORDERS", rate_orders, "300", 0, 1000000),
 	S("tos-url", "UPKI_RA_TOS_URL", tos_url, ""),
+	S("openapi-file", "UPKI_RA_OPENAPI_FILE", openapi_file, ""),
 	S("listen", "UPKI_RA_LISTEN", listen, ""),
 	S("fcgi-auth-file", "UPKI_RA_FCGI_AUTH_FILE", fcgi_auth_file, ""),
 	I("workers", "UPKI_RA_WORKERS", workers, CONFIG_CPUS, 1, 256),

@@ -62,6 +62,8 @@ EXPECTED_TREE = {
     "usr/share/man": ("d", 0o755),
     "usr/share/man/man8": ("d", 0o755),
     "usr/share/man/man8/upki-ra.8": ("f", 0o644),
+    "usr/share/upki-ra": ("d", 0o755),
+    "usr/share/upki-ra/openapi.yaml": ("f", 0o644),
     "var": ("d", 0o755),
     "var/lib": ("d", 0o755),
     "var/lib/upki-ra": ("d", 0o750),
