@@ -10,13 +10,15 @@ uses).  GET /api/v1/public/openapi serves the document.
 
 import os
 import re
+import signal
+import subprocess
 import urllib.parse
 
 import jsonschema
 import pytest
 import yaml
 
-from conftest import finish_stack, get, make_stack
+from conftest import BUILD, finish_stack, free_port_pair, get, make_stack, wait_until
 from mtls_helpers import (call, certify, enrol, generate_identity, make_csr, new_key,
                           ra_admin)
 
@@ -327,3 +329,61 @@ def test_every_rest_route_was_answered(api):
     missing = [f"{m.upper()} {p}" for p, methods, auth in router_routes()
                if auth != "AUTH_ACME" for m in methods if (m, p) not in done]
     assert not missing, "no real answer checked for: " + ", ".join(missing)
+
+
+# -- the installed document --------------------------------------------------------
+
+def fcgi_get(sock, uri, secret):
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "REQUEST_METHOD": "GET",
+           "REQUEST_URI": uri, "SERVER_NAME": "localhost", "SERVER_PORT": "443",
+           "SERVER_PROTOCOL": "HTTP/1.1", "UPKI_RA_SECRET": secret}
+    r = subprocess.run(["cgi-fcgi", "-bind", "-connect", sock], env=env,
+                       stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    assert r.returncode == 0, r
+    head, _, body = r.stdout.partition(b"\r\n\r\n")
+    headers = dict((k.strip().lower(), v.strip()) for k, _, v in
+                   (line.partition(":") for line in head.decode().split("\r\n")))
+    return int(headers.get("status", "200").split()[0]), headers, body
+
+
+def test_installed_program_serves_the_installed_document(tmp_path):
+    """`make install PREFIX=/usr` puts the document beside the man page, and
+    the installed program finds it there with no setting."""
+    dest = tmp_path / "root"
+    cmd = ["make", "-s", "-C", ROOT, f"BUILD={BUILD}", "install", f"DESTDIR={dest}",
+           "PREFIX=/usr"]
+    if "asan" in os.path.basename(BUILD.rstrip("/")):
+        cmd.append("SAN=1")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("UPKI_")
+           and k not in ("DESTDIR", "PREFIX", "BINDIR", "MANDIR", "SHAREDIR")}
+    r = subprocess.run(cmd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=600)
+    assert r.returncode == 0, r
+    installed = dest / "usr/share/upki-ra/openapi.yaml"
+    assert installed.read_bytes() == open(DOC_PATH, "rb").read()
+    secret = "c" * 64
+    (tmp_path / "secret.conf").write_text(f"fastcgi_param UPKI_RA_SECRET {secret};\n")
+    sock = str(tmp_path / "fcgi.sock")
+    env.update({"UPKI_DATA_DIR": str(tmp_path / "data"), "UPKI_RA_LISTEN": sock,
+                "UPKI_RA_FCGI_AUTH_FILE": str(tmp_path / "secret.conf"),
+                "UPKI_CA_PORT": str(free_port_pair()), "UPKI_RA_WORKERS": "2",
+                "UPKI_RA_VALIDATORS": "1"})
+    log_path = tmp_path / "ra.log"
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([str(dest / "usr/bin/upki-ra"), "serve"], env=env,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                start_new_session=True)
+    try:
+        assert wait_until(lambda: os.path.exists(sock) or proc.poll() is not None), \
+            log_path.read_text()
+        status, headers, body = fcgi_get(sock, "/api/v1/public/openapi", secret)
+        assert status == 200, (headers, body, log_path.read_text())
+        assert headers["content-type"] == "application/yaml"
+        assert body == installed.read_bytes()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
