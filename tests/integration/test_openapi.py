@@ -104,6 +104,19 @@ def test_who_may_call_is_the_routers():
     assert not wrong, wrong
 
 
+def test_protected_routes_document_the_refusals():
+    """An admin or client route can answer 401 (no certificate from nginx),
+    403 (refused) and 503 (the store or the admin list unreadable)."""
+    missing = []
+    for path, item in load_doc()["paths"].items():
+        for m, op in item.items():
+            if op.get("security"):
+                gaps = {"401", "403", "503"} - set(op["responses"])
+                if gaps:
+                    missing.append(f"{m.upper()} {path}: {sorted(gaps)}")
+    assert not missing, missing
+
+
 def test_the_checks_catch_a_missing_and_an_unrouted_route():
     """The two checks above, on a router table with one route more and one
     less than the document's."""
@@ -320,6 +333,20 @@ def test_client_answers(api):
             "/api/client/renew", "post", 403)
     v.check(call(s, other, "POST", "/api/client/revoke", {"reason": "superseded"}),
             "/api/client/revoke", "post", 200)
+
+
+def test_answers_with_the_ca_down(api):
+    """The 503s of a CA that does not answer, health's with its report."""
+    s, v = api.stack, api.v
+    s.stop_devca()
+    try:
+        report = v.check(get(s, "/api/v1/public/health"), "/api/v1/public/health", "get", 503)
+        assert report["data"]["ca"] == "unreachable", report
+        v.check(get(s, "/api/v1/public/profiles"), "/api/v1/public/profiles", "get", 503)
+        v.check(call(s, api.admin, "GET", "/api/v1/options"), "/api/v1/options", "get", 503)
+    finally:
+        s.start_devca()
+        assert wait_until(lambda: get(s, "/api/v1/public/health").status == 200, 30)
 
 
 def test_every_rest_route_was_answered(api):
