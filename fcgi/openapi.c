@@ -3,6 +3,7 @@
  * (docs/openapi.yaml in the repository), read from where it is installed.
  */
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@ openapi_path(const struct config *cfg, char *out, size_t outlen)
 
 HANDLER(public_openapi)
 {
+	static bool warned;     /* anyone may ask: one line per worker, not per request */
 	char path[PATH_MAX] = "", *text = NULL;
 
 	(void)req;
@@ -48,7 +50,9 @@ HANDLER(public_openapi)
 	if (openapi_path(ctx->cfg, path, sizeof(path)) != 0 ||
 	    (text = fs_read(path, OPENAPI_MAX, NULL)) == NULL) {
 		/* Where it was looked for is the operator's business, not the caller's. */
-		log_warn("openapi: cannot read %s (set UPKI_RA_OPENAPI_FILE)", path);
+		if (!warned)
+			log_warn("openapi: cannot read %s (set UPKI_RA_OPENAPI_FILE)", path);
+		warned = true;
 		http_rest_error(resp, 404, "the API document is not installed on this RA");
 		return;
 	}

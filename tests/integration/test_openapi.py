@@ -8,6 +8,7 @@ and status (Debian's python3-jsonschema, draft 2020-12 as OpenAPI 3.1
 uses).  GET /api/v1/public/openapi serves the document.
 """
 
+import json
 import os
 import re
 import signal
@@ -407,6 +408,15 @@ def test_installed_program_serves_the_installed_document(tmp_path):
         assert status == 200, (headers, body, log_path.read_text())
         assert headers["content-type"] == "application/yaml"
         assert body == installed.read_bytes()
+        # Not installed: a JSON 404 that names no path.
+        installed.unlink()
+        status, headers, body = fcgi_get(sock, "/api/v1/public/openapi", secret)
+        assert status == 404, (headers, body)
+        doc = load_doc()
+        jsonschema.Draft202012Validator(doc["components"]["schemas"]["Error"],
+                                        resolver=jsonschema.RefResolver.from_schema(doc)
+                                        ).validate(json.loads(body))
+        assert b"/share/" not in body, body
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
