@@ -106,11 +106,14 @@ test-asan:
 
 # -- install ------------------------------------------------------------------
 # `make install [PREFIX=/usr/local] [DESTDIR=] [UPKI_RA_PORT=443]
-# [UPKI_RA_TLS=true] [SERVER_NAME=_]`; README.md "Deploying on an nginx
-# host" walks through what it lays down.  Configuration goes to /etc and
-# state to /var whatever PREFIX is: that is where nginx and systemd look.
+# [UPKI_RA_TLS=true] [SERVER_NAME=_]`; docs/DEPLOY.md walks through what
+# it lays down.  Configuration goes to /etc and state to /var whatever
+# PREFIX is: that is where nginx and systemd look.
 BINDIR        ?= $(PREFIX)/bin
 MANDIR        ?= $(PREFIX)/share/man
+# Beside the man page; the RA looks for it at BINDIR/../share/upki-ra
+# unless UPKI_RA_OPENAPI_FILE says otherwise (fcgi/openapi.c).
+SHAREDIR      ?= $(PREFIX)/share/upki-ra
 SYSCONFDIR    ?= /etc
 LOCALSTATEDIR ?= /var
 # Units go where systemd looks for them and where the administrator does
@@ -157,11 +160,12 @@ ra_install_rendered = $(call ra_render,$(1)) >$(2).tmp && \
 	chmod $(3) $(2).tmp && mv -f $(2).tmp $(2)
 
 install: all
-	umask 022 && install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	umask 022 && install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SHAREDIR) \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(NGINXDIR)/sites-available \
 	    $(DESTDIR)$(NGINXDIR)/snippets $(DESTDIR)$(CONFDIR)
 	install -m 0755 $(RA_BIN) $(DESTDIR)$(BINDIR)/upki-ra
 	install -m 0644 man/upki-ra.8 $(DESTDIR)$(MANDIR)/man8/upki-ra.8
+	install -m 0644 docs/openapi.yaml $(DESTDIR)$(SHAREDIR)/openapi.yaml
 	install -m 0644 nginx/fastcgi-params.conf $(DESTDIR)$(RA_SNIPPET)
 	@# The FastCGI secret: made once, kept across installs; root only (nginx
 	@# reads it as root, systemd hands it to the service as a credential).
@@ -220,6 +224,8 @@ uninstall:
 	        2>/dev/null || true; \
 	fi
 	rm -f $(DESTDIR)$(BINDIR)/upki-ra $(DESTDIR)$(MANDIR)/man8/upki-ra.8
+	rm -f $(DESTDIR)$(SHAREDIR)/openapi.yaml
+	@rmdir $(DESTDIR)$(SHAREDIR) 2>/dev/null || true
 	rm -f $(DESTDIR)$(RA_SITE) $(DESTDIR)$(RA_SNIPPET) $(DESTDIR)$(RA_SECRET)
 	rm -f $(addprefix $(DESTDIR)$(UNITDIR)/,$(RA_UNITS))
 	@# An enabled site left pointing at nothing would stop nginx from starting.

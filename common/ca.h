@@ -1,6 +1,6 @@
 /*
  * The uPKI CA client: one ZeroMQ REQ socket, one JSON request and one JSON
- * reply at a time (ca-protocol.md).  A REQ socket whose reply timed out is
+ * reply at a time (docs/CA-PROTOCOL.md).  A REQ socket whose reply timed out is
  * stuck in the "waiting for reply" state for good, so after a timeout the
  * socket is closed with linger 0 and a fresh one is made for the next call.
  * Read-only tasks are retried once on a timeout; tasks that change state at

@@ -56,6 +56,7 @@ static const struct config_key config_keys[] = {
 	I("rate-failed", "UPKI_RA_RATE_FAILED", rate_failed, "60", 0, 1000000),
 	I("rate-accounts", "UPKI_RA_RATE_ACCOUNTS", rate_accounts, "20", 0, 1000000),
 	S("tos-url", "UPKI_RA_TOS_URL", tos_url, ""),
+	S("openapi-file", "UPKI_RA_OPENAPI_FILE", openapi_file, ""),
 	S("listen", "UPKI_RA_LISTEN", listen, ""),
 	S("fcgi-auth-file", "UPKI_RA_FCGI_AUTH_FILE", fcgi_auth_file, ""),
 	I("workers", "UPKI_RA_WORKERS", workers, CONFIG_CPUS, 1, 256),

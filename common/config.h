@@ -48,6 +48,7 @@ struct config {
 	int token_ttl;                     /* enrolment tokens, seconds */
 	int admin_cache_s;                 /* how long the CA's admin list is kept */
 	char tos_url[CONFIG_STR];
+	char openapi_file[CONFIG_STR];     /* "": beside the program */
 	char listen[CONFIG_STR]; /* FastCGI socket; empty = <data_dir>/fcgi.sock */
 	char fcgi_auth_file[CONFIG_STR]; /* nginx's include file of the secret */
 	int workers;

@@ -143,7 +143,7 @@ static const char *const store_migrations[] = {
 	 * POST-as-GET. */
 	"DROP TABLE used_nonces;",
 
-	/* 6 -> 7: the CA files one live certificate per CN (ca-protocol.md).
+	/* 6 -> 7: the CA files one live certificate per CN (docs/CA-PROTOCOL.md).
 	 * Each certificate has an owner (an ACME account or a node), so that
 	 * no one can take another's CN; a certificate whose CN the CA now files
 	 * for another owner (the operator allowed sharing) is "shadowed": it can

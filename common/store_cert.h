@@ -1,7 +1,7 @@
 /*
  * Certificates the RA obtained from the CA, whatever the route (ACME,
  * enrolment, admin, client renewal).  The serial is taken from the
- * certificate itself, never from the CA's reply (ca-protocol.md).
+ * certificate itself, never from the CA's reply (docs/CA-PROTOCOL.md).
  */
 #ifndef UPKI_STORE_CERT_H
 #define UPKI_STORE_CERT_H

@@ -195,7 +195,7 @@ HANDLER(public_certs_cn)
 }
 
 /* The CA's opinion, where it has one; the reference CA's ocsp_check can
- * fail, so it is only a second opinion (ca-protocol.md). */
+ * fail, so it is only a second opinion (docs/CA-PROTOCOL.md). */
 static void
 enrol_ca_opinion(struct ra_ctx *ctx, const char *pem, json_object *data)
 {

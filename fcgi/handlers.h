@@ -17,6 +17,9 @@ HANDLER(public_profiles);
 HANDLER(public_profile);
 HANDLER(public_magic);
 
+/* openapi.c */
+HANDLER(public_openapi);
+
 /* enrol.c */
 HANDLER(public_certify);
 HANDLER(public_certs);

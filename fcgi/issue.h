@@ -3,7 +3,7 @@
  * client renewal, admin renewal): the CA signs, the RA checks what it got
  * and records it.
  *
- * The CA files one live certificate per CN (ca-protocol.md), so every
+ * The CA files one live certificate per CN (docs/CA-PROTOCOL.md), so every
  * issuance keeps this invariant: the RA knows, for each CN, which
  * certificate the CA files under it and who owns it, and
  *  - a CN held by a live certificate of another owner is refused before the

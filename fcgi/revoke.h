@@ -2,7 +2,7 @@
  * Revocation, whichever route asks for it (ACME, admin, client, node
  * deletion, and issuance when it supersedes an owner's older certificate).
  * The CA files certificates by bare CN, one live certificate per CN
- * (ca-protocol.md), and revoke, unrevoke and delete name the CN: so the
+ * (docs/CA-PROTOCOL.md), and revoke, unrevoke and delete name the CN: so the
  * CA is asked which serial it holds for that CN first, and the RA refuses
  * rather than act on another certificate.  The RA's record changes only
  * after the CA changed exactly that serial.

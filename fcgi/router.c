@@ -36,6 +36,7 @@ static const struct route router_table[] = {
 	{ M_GET | M_HEAD, "/api/v1/public/certs", AUTH_PUBLIC, public_certs },
 	{ M_GET | M_HEAD, "/api/v1/public/certs/*", AUTH_PUBLIC, public_certs_cn },
 	{ M_POST, "/api/v1/public/ocsp", AUTH_PUBLIC, public_ocsp },
+	{ M_GET | M_HEAD, "/api/v1/public/openapi", AUTH_PUBLIC, public_openapi },
 	/* Public aliases that existing uPKI tools fetch (DESIGN.md). */
 	{ M_GET | M_HEAD, "/api/v1/ca", AUTH_PUBLIC, public_ca },
 	{ M_GET | M_HEAD, "/api/v1/crl", AUTH_PUBLIC, public_crl },

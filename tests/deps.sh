@@ -5,7 +5,7 @@ set -eu
 
 build="gcc make pkg-config libfcgi-dev libssl-dev libjson-c-dev libsqlite3-dev libzmq3-dev libcurl4-openssl-dev libc-ares-dev"
 run="$build nginx openssl python3"
-test="$run pebble certbot lego uacme libcmocka-dev python3-pytest python3-cryptography python3-zmq curl sqlite3 spawn-fcgi libfcgi-bin clang libclang-rt-14-dev systemd groff-base man-db strace"
+test="$run pebble certbot lego uacme libcmocka-dev python3-pytest python3-cryptography python3-zmq python3-jsonschema python3-yaml curl sqlite3 spawn-fcgi libfcgi-bin clang libclang-rt-14-dev systemd groff-base man-db strace"
 bench="$test wrk"
 
 case "${1:-build}" in

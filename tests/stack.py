@@ -295,6 +295,8 @@ class Stack:
             "UPKI_RA_VALIDATION_ALLOW": "127.0.0.0/8",
             # Every client of the tests comes from 127.0.0.1.
             "UPKI_RA_RATE_ACCOUNTS": "0",
+            # The repository's copy: the build is not installed.
+            "UPKI_RA_OPENAPI_FILE": os.path.join(ROOT, "docs", "openapi.yaml"),
         })
         env.update(self.extra_env)
         env.update(overrides)

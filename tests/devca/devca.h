@@ -1,6 +1,6 @@
 /*
  * upki-devca: the development CA.  It speaks the uPKI CA protocol
- * (docs/ca-protocol.md) on two ZeroMQ REP sockets, so that the tests and
+ * (docs/CA-PROTOCOL.md) on two ZeroMQ REP sockets, so that the tests and
  * `make run` need no reference CA, and it copies the reference CA's quirks
  * that the RA has to cope with.  Never for production: its key lies
  * unencrypted in its directory.

@@ -403,7 +403,7 @@ def gen_router():
 def gen_ca_reply(devca):
     import zmq
     c = Corpus("fuzz_ca_reply")
-    # By hand, from ca-protocol.md.
+    # By hand, from docs/CA-PROTOCOL.md.
     c.add("doc-error", dumps({"EVENT": "UPKI ERROR", "MSG": "[500] Profile not found: x"}))
     c.add("doc-unknown", dumps({"EVENT": "UPKI ERROR", "MSG": "[700] Unknown task: list_nodes"}))
     c.add("doc-wide-serial", '{"EVENT":"ANSWER","DATA":{"certificate":"x","serial":'

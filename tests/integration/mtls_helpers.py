@@ -28,7 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 RA = os.path.join(BUILD if os.path.isabs(BUILD) else os.path.join(ROOT, BUILD), "upki-ra")
 PEM = serialization.Encoding.PEM
 
-# The tasks that change something at the CA (ca-protocol.md).
+# The tasks that change something at the CA (docs/CA-PROTOCOL.md).
 CA_MUTATING_TASKS = ("sign", "generate", "renew", "revoke", "unrevoke", "delete",
                      "add_admin", "remove_admin")
 

@@ -309,7 +309,7 @@ def test_cert_revoke_and_unrevoke(adm):
                                         ("object", {"name": "keyCompromise"})],
                          ids=["number", "digit-string", "list", "object"])
 def test_cert_revoke_reason_not_a_name(adm, tag, reason):
-    # The reasons are names (ca-protocol.md); anything else is refused, not
+    # The reasons are names (docs/CA-PROTOCOL.md); anything else is refused, not
     # replaced by a reason the admin did not give.
     c = enrol_even(adm.stack, adm.admin, adm.dir, f"reason-{tag}-")
     refused(adm, "POST", f"/api/v1/certs/{c.serial}/revoke", {"reason": reason}, 400)

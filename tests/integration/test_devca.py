@@ -1,4 +1,4 @@
-"""The development CA (tests/devca) against docs/ca-protocol.md.
+"""The development CA (tests/devca) against docs/CA-PROTOCOL.md.
 
 Every test talks to a real upki-devca over ZeroMQ, on free loopback ports,
 in a directory of its own, and checks the certificates and CRLs it answers

@@ -391,7 +391,7 @@ def test_slow_ca_fails_cleanly_and_blocks_nobody_else(tmp_path_factory):
 
     finalize (ACME) gets 500 serverInternal with Retry-After after about
     the timeout; GET /api/v1/public/profiles (REST, an idempotent read the
-    RA retries once, ca-protocol.md) gets 503 with Retry-After after about
+    RA retries once, docs/CA-PROTOCOL.md) gets 503 with Retry-After after about
     twice the timeout.  Meanwhile the other two workers keep answering
     directory, new-nonce and new-order (which need no CA).  Afterwards every
     worker is back waiting for work, and with the CA fast again everything

@@ -62,6 +62,8 @@ EXPECTED_TREE = {
     "usr/share/man": ("d", 0o755),
     "usr/share/man/man8": ("d", 0o755),
     "usr/share/man/man8/upki-ra.8": ("f", 0o644),
+    "usr/share/upki-ra": ("d", 0o755),
+    "usr/share/upki-ra/openapi.yaml": ("f", 0o644),
     "var": ("d", 0o755),
     "var/lib": ("d", 0o755),
     "var/lib/upki-ra": ("d", 0o750),
@@ -972,12 +974,12 @@ MANPATH=/usr/local/share/man systemd-analyze verify \
     [ ! -s "$WORK/verify.log" ] && echo "verify: ok" ||
     { echo "verify: failed"; cat "$WORK/verify.log"; }
 
-# README: the first admin, added as the service's user.
+# docs/DEPLOY.md: the first admin, added as the service's user.
 runuser -u upki-ra -- upki-ra --data-dir /var/lib/upki-ra admin add 'CN=alice,O=Example' >/dev/null
 echo "admins: $(runuser -u upki-ra -- upki-ra --data-dir /var/lib/upki-ra admin list)"
 echo "store: $(stat -c '%U:%G %a' /var/lib/upki-ra/acme.db)"
 
-# README: the site enabled as Debian's nginx has it, with what registration
+# docs/DEPLOY.md: the site enabled as Debian's nginx has it, with what registration
 # would have left in the data directory.
 install -o upki-ra -g upki-ra -m 0644 "$WORK/pki/ra.crt" "$WORK/pki/ca.crt" \
     "$WORK/pki/crl.pem" /var/lib/upki-ra/
@@ -998,7 +1000,7 @@ echo "reinstall users: $(getent passwd | grep -c '^upki-ra:')"
 
 make -s -C "$ROOT" BUILD="$BUILD" $SAN uninstall >"$WORK/uninstall.log" 2>&1 ||
     { cat "$WORK/uninstall.log"; exit 1; }
-for f in /usr/local/bin/upki-ra /usr/local/share/man/man8/upki-ra.8 \
+for f in /usr/local/bin/upki-ra /usr/local/share/man/man8/upki-ra.8 /usr/local/share/upki-ra \
          /usr/local/lib/systemd/system/upki-ra.service /etc/nginx/sites-available/upki-ra \
          /etc/nginx/sites-enabled/upki-ra /etc/nginx/snippets/upki-ra-fastcgi.conf \
          /etc/nginx/snippets/upki-ra-secret.conf; do
