@@ -9,7 +9,6 @@ import socket
 import subprocess
 import threading
 import time
-import http.server
 
 import pytest
 from cryptography import x509
@@ -18,46 +17,11 @@ from cryptography.hazmat.primitives import serialization
 from acme_client import Client, Key, b64u, issued_by, jws, load_chain, make_csr
 from conftest import finish_stack, make_stack
 from stack import ChallTestSrv, challtestsrv_post, free_port
+from acme_flow import Http01Responder, err, finalize, issue, ready_order, wait_status
 
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
 PROBLEM = "application/problem+json"
-
-
-def err(name):
-    return f"urn:ietf:params:acme:error:{name}"
-
-
-class Http01Responder:
-    """Answers http-01 for every token it is given, on one loopback port."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.answers = {}
-        answers = self.answers
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                token = self.path.rsplit("/", 1)[-1]
-                body = answers.get(token)
-                if isinstance(body, tuple):     # ("redirect", url)
-                    self.send_response(302)
-                    self.send_header("Location", body[1])
-                    self.end_headers()
-                    return
-                self.send_response(200 if body else 404)
-                self.end_headers()
-                if body:
-                    self.wfile.write(body.encode())
-
-            def log_message(self, *a):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self):
-        self.server.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -85,36 +49,6 @@ def client(env):
     c = Client(stack.base_url, stack.ca_cert)
     assert c.new_account(["mailto:test@example.test"]).status == 201
     return c
-
-
-def wait_status(client, url, want, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        obj = client.post(url, None).json()
-        if obj["status"] in want:
-            return obj
-        time.sleep(0.1)
-    raise AssertionError(f"{url} never reached {want}: {obj}")
-
-
-def ready_order(env, client, names):
-    """An order whose authorizations are all valid through http-01."""
-    _, _, http01 = env
-    r = client.new_order(names)
-    assert r.status == 201, r
-    order_url = r.header("location")
-    for authz_url in r.json()["authorizations"]:
-        authz = client.post(authz_url, None).json()
-        ch = next(c for c in authz["challenges"] if c["type"] == "http-01")
-        http01.answers[ch["token"]] = client.key_authorization(ch["token"])
-        assert client.post(ch["url"], {}).status == 200
-        wait_status(client, authz_url, ("valid",))
-    return wait_status(client, order_url, ("ready",)), order_url
-
-
-def finalize(client, order, names, key=None, cn=True):
-    der, key = make_csr(names, key=key, cn=cn)
-    return client.post(order["finalize"], {"csr": b64u(der)}), key
 
 
 # -- directory and nonces ---------------------------------------------------
@@ -705,13 +639,6 @@ def test_nonces_are_single_use_across_workers(env, client):
 
 
 # -- revocation -------------------------------------------------------------------
-
-def issue(env, client, names):
-    order, _ = ready_order(env, client, names)
-    r, key = finalize(client, order, names)
-    pem = client.post(r.json()["certificate"], None).body
-    return load_chain(pem)[0], key
-
 
 def crl_serials(stack):
     from conftest import get

@@ -35,7 +35,7 @@ from conftest import finish_stack, make_stack, request
 from conftest import wait_until as wait_until_every
 from mtls_helpers import db_path, db_query
 from stack import ChallTestSrv, free_port
-from test_acme_protocol import Http01Responder, ready_order
+from acme_flow import Http01Responder, ready_order
 
 # The fault tests watch processes come and go: look often.
 wait_until = functools.partial(wait_until_every, interval=0.02)

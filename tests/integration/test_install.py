@@ -24,7 +24,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from conftest import BUILD, SANITIZER_REPORT, child_pids, free_port_pair  # noqa: E402
 from stack import ChallTestSrv, Stack, unix_socket_open, wait_for  # noqa: E402
-from test_acme_protocol import Http01Responder  # noqa: E402
+from acme_flow import Http01Responder  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RA_BIN = os.path.join(ROOT, BUILD, "upki-ra") if not os.path.isabs(BUILD) else \

@@ -27,7 +27,6 @@ import signal
 import sqlite3
 import ssl
 import threading
-import time
 
 import pytest
 from cryptography import x509
@@ -40,7 +39,7 @@ from mtls_helpers import (Identity, ca_data, ca_task_count, call, certify, db_qu
                           enrol, error_json, generate_identity, key_pem, make_csr, new_key,
                           ra_admin, register_node, same_serial, success_json)
 from stack import ChallTestSrv, free_port
-from test_acme_protocol import Http01Responder, err, finalize, issue, ready_order
+from acme_flow import Http01Responder, err, finalize, issue, ready_order
 
 
 class Env:
