@@ -917,6 +917,28 @@ test_challenge_finish_carries_outcome(void **state)
 	assert_int_equal(store_challenge_finish(f->st, 999999, NULL, 500), 1);
 }
 
+/* Two challenges of one authorization answered at once: once one made it
+ * valid, the other failing changes neither the authorization nor the
+ * orders that use it (RFC 8555 7.1.6: only a pending authorization turns
+ * invalid). */
+static void
+test_challenge_fail_after_valid(void **state)
+{
+	struct fixture *f = *state;
+	int64_t acc = account_ok(f->st, "kid-a", "tp-a");
+
+	order_one(f->st, "o-1", acc, "az-1", "a.example", 100000);
+	assert_int_equal(store_challenge_start(f->st, "az-1", "http-01"), 0);
+	assert_int_equal(store_challenge_start(f->st, "az-1", "dns-01"), 0);
+	assert_int_equal(store_challenge_finish(f->st, challenge_id(f->st, "az-1", "http-01"),
+	    NULL, 200), 0);
+	order_status_is(f->st, "o-1", 300, "ready");
+	assert_int_equal(store_challenge_finish(f->st, challenge_id(f->st, "az-1", "dns-01"),
+	    PROBLEM, 300), 0);
+	authz_status_is(f->st, "az-1", 400, "valid");
+	order_status_is(f->st, "o-1", 400, "ready");
+}
+
 /* Deactivating an authorization invalidates the orders that use it. */
 static void
 test_authz_deactivate(void **state)
@@ -1031,6 +1053,7 @@ main(void)
 		T(test_challenge_claim_lease),
 		T(test_challenge_claim_fair),
 		T(test_challenge_finish_carries_outcome),
+		T(test_challenge_fail_after_valid),
 		T(test_authz_deactivate),
 		T(test_authz_get_expires),
 		T(test_sweep),
