@@ -329,7 +329,9 @@ store_challenge_finish(struct store *st, int64_t challenge_id, const char *probl
 		goto fail;
 	store_bind_text(s, 1, authz_id);
 	store_bind_text(s, 2, status);
-	if (store_exec(s) < 0 || store_orders_follow(st, authz_id, problem) != 0)
+	/* Only an authorization that changed moves its orders: a check that
+	 * fails after another made it valid changes neither (RFC 8555 7.1.6). */
+	if ((rc = store_exec(s)) < 0 || (rc == 1 && store_orders_follow(st, authz_id, problem) != 0))
 		goto fail;
 	return store_commit(st);
 fail:
