@@ -145,6 +145,23 @@ test_printf(void **state)
 	buf_free(&b);
 }
 
+/* A format vsnprintf cannot render (a wide character the C locale has no
+ * byte for) is a failed append like any other: sticky. */
+static void
+test_printf_encoding_error_is_sticky(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 64);
+	assert_true(buf_adds(&b, "abc"));
+	assert_false(buf_printf(&b, "%ls", L"\u00e9"));
+	assert_true(b.failed);
+	assert_false(buf_adds(&b, "d"));
+	assert_string_equal(b.data, "abc");
+	buf_free(&b);
+}
+
 static void
 test_steal(void **state)
 {
@@ -186,6 +203,7 @@ main(void)
 		cmocka_unit_test(test_huge_sizes_fail),
 		cmocka_unit_test(test_failure_sticky_until_reset),
 		cmocka_unit_test(test_printf),
+		cmocka_unit_test(test_printf_encoding_error_is_sticky),
 		cmocka_unit_test(test_steal),
 	};
 
