@@ -789,7 +789,7 @@ test_challenge_claim_lease(void **state)
 	struct fixture *f = *state;
 	int64_t acc = account_ok(f->st, "kid-a", "tp-a");
 	struct store *other = open_ok(f->db);
-	struct store_work w, w2;
+	struct store_challenge_lease w, w2;
 
 	assert_int_equal(store_challenge_claim(f->st, 1000, 30, 10, &w), 1);
 	order_one(f->st, "o-1", acc, "az-1", "a.example", 100000);
@@ -822,7 +822,7 @@ test_challenge_claim_fair(void **state)
 {
 	struct fixture *f = *state;
 	int64_t a = account_ok(f->st, "kid-a", "tp-a"), b = account_ok(f->st, "kid-b", "tp-b");
-	struct store_work w;
+	struct store_challenge_lease w;
 
 	/* account a's three challenges are older than b's one */
 	order_one(f->st, "o-a1", a, "az-a1", "a1.example", 100000);
