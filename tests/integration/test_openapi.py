@@ -410,7 +410,8 @@ def test_installed_program_serves_the_installed_document(tmp_path):
     sock = str(tmp_path / "fcgi.sock")
     env.update({"UPKI_DATA_DIR": str(tmp_path / "data"), "UPKI_RA_LISTEN": sock,
                 "UPKI_RA_FCGI_AUTH_FILE": str(tmp_path / "secret.conf"),
-                "UPKI_CA_PORT": str(free_port_pair()), "UPKI_RA_WORKERS": "2",
+                "UPKI_CA_PORT": str(free_port_pair()), "UPKI_CA_TIMEOUT_MS": "1000",
+                "UPKI_RA_WORKERS": "2",
                 "UPKI_RA_VALIDATORS": "1"})
     log_path = tmp_path / "ra.log"
     with open(log_path, "wb") as log:
