@@ -18,7 +18,21 @@ struct ra_args {
 	const char *operands[2];        /* admin ACTION [DN] */
 	int noperands;
 	char *seed;             /* register and start only */
+	struct admin_args admin;        /* admin's own options */
 };
+
+/* The options of one command, which are no settings. */
+static const char **
+ra_command_option(struct ra_args *args, const char *name)
+{
+	if (strcmp(name, "out") == 0)
+		return &args->admin.out;
+	if (strcmp(name, "password-file") == 0)
+		return &args->admin.password_file;
+	if (strcmp(name, "cert") == 0)
+		return &args->admin.cert;
+	return NULL;
+}
 
 /*
  * SQLite drops a connection's whole page cache when another process has
@@ -54,8 +68,11 @@ ra_usage(FILE *out)
 	    "  start       register if ra.crt or ra.key is missing (in a child process:\n"
 	    "              the seed never reaches the workers), then serve\n"
 	    "  crl         fetch the CRL from the CA and write crl.pem\n"
-	    "  admin add|remove DN, admin list\n"
-	    "              the RA's own admin list (how the first admin is made)\n"
+	    "  admin add|remove DN, admin add --cert FILE, admin list\n"
+	    "              the RA's own admin list\n"
+	    "  admin enrol CN [--out DIR] [--password-file FILE]\n"
+	    "              the first admin: has the CA sign an admin certificate and\n"
+	    "              writes CN.key, CN.crt and CN.p12\n"
 	    "\n"
 	    "options (each also an environment variable):\n");
 	config_usage(out);
@@ -78,7 +95,8 @@ ra_parse_flag(struct config *cfg, struct ra_args *args, int argc, char **argv, i
 	}
 	memcpy(name, arg, n);
 	name[n] = '\0';
-	if (strcmp(name, "seed") != 0 && !config_has_flag(name)) {
+	if (strcmp(name, "seed") != 0 && ra_command_option(args, name) == NULL &&
+	    !config_has_flag(name)) {
 		snprintf(err, errlen, "unknown option --%s", name);
 		return -1;
 	}
@@ -92,6 +110,10 @@ ra_parse_flag(struct config *cfg, struct ra_args *args, int argc, char **argv, i
 	}
 	if (strcmp(name, "seed") == 0) {
 		args->seed = value;
+		return i;
+	}
+	if (ra_command_option(args, name) != NULL) {
+		*ra_command_option(args, name) = value;
 		return i;
 	}
 	return config_set(cfg, name, value, err, errlen) == 0 ? i : -1;
@@ -121,6 +143,11 @@ ra_parse_args(struct config *cfg, struct ra_args *args, int argc, char **argv,
 	if (args->seed != NULL && strcmp(args->command, "register") != 0 &&
 	    strcmp(args->command, "start") != 0) {
 		snprintf(err, errlen, "--seed is only for register and start");
+		return -1;
+	}
+	if ((args->admin.out != NULL || args->admin.password_file != NULL ||
+	    args->admin.cert != NULL) && strcmp(args->command, "admin") != 0) {
+		snprintf(err, errlen, "--out, --password-file and --cert are only for admin");
 		return -1;
 	}
 	return 0;
@@ -170,8 +197,11 @@ main(int argc, char **argv)
 		return cmd_start(&cfg, args.seed);
 	if (strcmp(args.command, "crl") == 0)
 		return cmd_crl(&cfg);
-	if (strcmp(args.command, "admin") == 0)
-		return cmd_admin(&cfg, args.operands[0], args.operands[1]);
+	if (strcmp(args.command, "admin") == 0) {
+		args.admin.action = args.operands[0];
+		args.admin.arg = args.operands[1];
+		return cmd_admin(&cfg, &args.admin);
+	}
 	fprintf(stderr, "upki-ra: unknown command '%.64s' (try --help)\n", args.command);
 	return 1;
 }

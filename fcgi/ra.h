@@ -31,7 +31,15 @@ int cmd_register(const struct config *cfg, char *seed);
 int cmd_serve(const struct config *cfg);
 int cmd_start(const struct config *cfg, char *seed);
 int cmd_crl(const struct config *cfg);
-int cmd_admin(const struct config *cfg, const char *action, const char *dn);
+/* `admin ACTION [ARG]` and the options only admin takes. */
+struct admin_args {
+	const char *action;
+	const char *arg;                /* add, remove: the DN; enrol: the CN */
+	const char *out;                /* enrol: --out DIR */
+	const char *password_file;      /* enrol: --password-file FILE */
+	const char *cert;               /* add: --cert FILE */
+};
+int cmd_admin(const struct config *cfg, const struct admin_args *a);
 
 /* Bootstrap pieces shared by init, register and start (bootstrap.c). */
 /* Zeroes a variable's value in place, then removes it. */
