@@ -74,18 +74,65 @@ admin_cli_grant(const struct config *cfg, struct store *st, const char *dn, bool
 	return 0;
 }
 
+/* The subject of the certificate in a PEM file. */
 static int
-admin_cli_change(const struct config *cfg, struct store *st, const char *action,
-    const char *given)
+admin_cli_cert_dn(const char *path, char *dn, size_t dnlen)
+{
+	char *pem = fs_read(path, CERT_PEM_MAX, NULL);
+	X509 *crt = pem != NULL ? cert_from_pem(pem) : NULL;
+	int rc = crt != NULL ? dn_from_cert(crt, dn, dnlen) : -1;
+
+	if (crt == NULL)
+		log_error("%s holds no PEM certificate", path);
+	else if (rc != 0)
+		log_error("the subject of %s is not one the RA can compare", path);
+	X509_free(crt);
+	free(pem);
+	return rc;
+}
+
+/* The DN as given (see dn_operator), or from --cert; says how it was read. */
+static int
+admin_cli_dn(const struct admin_args *a, char *dn, size_t dnlen)
+{
+	const char *form = NULL;
+	int rc;
+
+	if (a->cert != NULL && a->arg != NULL) {
+		log_error("give a DN or --cert FILE, not both");
+		return -1;
+	}
+	if (a->cert != NULL) {
+		if (admin_cli_cert_dn(a->cert, dn, dnlen) != 0)
+			return -1;
+		printf("read the subject of %s\n", a->cert);
+		return 0;
+	}
+	rc = a->arg != NULL ? dn_operator(a->arg, dn, dnlen, &form) : DN_BAD;
+	if (rc == DN_AMBIGUOUS) {
+		log_error("ambiguous DN '%s': its order could be either way; give it as "
+		    "`openssl x509 -noout -subject` prints it, as /O=y/CN=x, or give --cert FILE",
+		    a->arg);
+		return -1;
+	}
+	if (rc != 0) {
+		log_error("admin %s needs a DN (as `openssl x509 -noout -subject` prints it, "
+		    "or /O=y/CN=x) or --cert FILE", a->action);
+		return -1;
+	}
+	printf("read '%s' as %s\n", a->arg, form);
+	return 0;
+}
+
+static int
+admin_cli_change(const struct config *cfg, struct store *st, const struct admin_args *a)
 {
 	char dn[DN_MAX];
 	int rc;
 
-	if (given == NULL || dn_canonical(given, dn, sizeof(dn)) != 0) {
-		log_error("admin %s needs a DN, as CN=x,O=y or /O=y/CN=x", action);
+	if (admin_cli_dn(a, dn, sizeof(dn)) != 0)
 		return 1;
-	}
-	if (strcmp(action, "add") == 0)
+	if (strcmp(a->action, "add") == 0)
 		return admin_cli_grant(cfg, st, dn, false) == 0 ? 0 : 1;
 	if ((rc = store_admin_remove(st, dn, time(NULL))) < 0) {
 		log_error("cannot change the admin list");
@@ -354,7 +401,12 @@ cmd_admin(const struct config *cfg, const struct admin_args *a)
 		if (strcmp(a->action, actions[i]) == 0)
 			break;
 	if (a->action == NULL || i == sizeof(actions) / sizeof(actions[0])) {
-		log_error("usage: upki-ra admin add|remove DN, admin list, or admin enrol CN");
+		log_error("usage: upki-ra admin add|remove DN, admin add|remove --cert FILE, "
+		    "admin list, or admin enrol CN");
+		return 1;
+	}
+	if (a->cert != NULL && strcmp(a->action, "add") != 0 && strcmp(a->action, "remove") != 0) {
+		log_error("--cert is for admin add and admin remove");
 		return 1;
 	}
 	if (admin_cli_open(cfg, &st) != 0)
@@ -364,7 +416,7 @@ cmd_admin(const struct config *cfg, const struct admin_args *a)
 	else if (strcmp(a->action, "enrol") == 0)
 		rc = admin_enrol(cfg, st, a);
 	else
-		rc = admin_cli_change(cfg, st, a->action, a->arg);
+		rc = admin_cli_change(cfg, st, a);
 	store_close(st);
 	return rc;
 }

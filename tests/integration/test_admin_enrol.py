@@ -92,3 +92,54 @@ def test_enrol_refuses_to_overwrite(st, tmp_path):
     r = ra(st, "admin", "enrol", "erin", "--password-file", str(pw), cwd=str(tmp_path))
     assert r.returncode == 1
     assert (tmp_path / "erin.key").read_text() == "mine"
+
+
+# -- admin add: the DN as openssl prints it, or from the certificate ---------------
+
+def openssl_subject(ident, *nameopt):
+    r = subprocess.run(["openssl", "x509", "-noout", "-subject", *nameopt, "-in", ident.cert],
+                       capture_output=True, text=True, check=True)
+    return r.stdout.strip()
+
+
+def is_admin(stack, ident):
+    return call(stack, ident, "GET", "/api/v1/admins").status == 200
+
+
+@pytest.mark.parametrize("form", ["default", "default-bare", "rfc2253", "rfc2253-bare",
+                                  "slash", "cert"])
+def test_admin_add_matches_the_certificate(st, tmp_path, form):
+    ident = generate_identity(st, str(tmp_path), f"dn-{form}", "admin")
+    assert ident.dn.startswith("/CN="), ident.dn     # certificate order: CN first
+    assert not is_admin(st, ident)
+    if form == "cert":
+        argv = ["admin", "add", "--cert", ident.cert]
+    else:
+        given = {"default": openssl_subject(ident),
+                 "default-bare": openssl_subject(ident).split("=", 1)[1],
+                 "rfc2253": openssl_subject(ident, "-nameopt", "RFC2253"),
+                 "rfc2253-bare": openssl_subject(ident, "-nameopt", "RFC2253").split("=", 1)[1],
+                 "slash": ident.dn}[form]
+        argv = ["admin", "add", given]
+    r = ra(st, *argv)
+    assert r.returncode == 0, (argv, r.stdout, r.stderr)
+    assert ident.dn in r.stdout, r.stdout     # says the form it stored
+    assert is_admin(st, ident), (argv, r.stdout)
+
+
+@pytest.mark.parametrize("given", ["CN=amb, O=uPKI", "CN = amb,O=uPKI",
+                                   "subject=CN=amb, O = uPKI"])
+def test_admin_add_refuses_an_ambiguous_dn(st, given):
+    before = ra(st, "admin", "list").stdout
+    r = ra(st, "admin", "add", given)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "ambiguous" in r.stderr, r.stderr
+    assert ra(st, "admin", "list").stdout == before
+
+
+def test_admin_add_cert_needs_a_certificate(st, tmp_path):
+    bad = tmp_path / "bad.crt"
+    bad.write_text("not a certificate")
+    r = ra(st, "admin", "add", "--cert", str(bad))
+    assert r.returncode == 1
+    assert "certificate" in r.stderr
