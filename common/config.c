@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -9,7 +10,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-enum config_type { CONFIG_T_STR, CONFIG_T_PORT, CONFIG_T_INT, CONFIG_T_BOOL };
+/* CONFIG_T_DOMAIN: a string that is empty or a DNS name. */
+enum config_type { CONFIG_T_STR, CONFIG_T_PORT, CONFIG_T_INT, CONFIG_T_BOOL, CONFIG_T_DOMAIN };
 
 struct config_key {
 	const char *flag;
@@ -27,6 +29,7 @@ struct config_key {
 #define P(f, e, m, d) { f, e, CONFIG_T_PORT, offsetof(struct config, m), d, 1, 65535 }
 #define I(f, e, m, d, lo, hi) { f, e, CONFIG_T_INT, offsetof(struct config, m), d, lo, hi }
 #define B(f, e, m, d) { f, e, CONFIG_T_BOOL, offsetof(struct config, m), d, 0, 0 }
+#define D(f, e, m, d) { f, e, CONFIG_T_DOMAIN, offsetof(struct config, m), d, 0, 0 }
 
 static const struct config_key config_keys[] = {
 	S("data-dir", "UPKI_DATA_DIR", data_dir, "~/.upki/ra"),
@@ -49,6 +52,7 @@ static const struct config_key config_keys[] = {
 	B("share-cn", "UPKI_RA_SHARE_CN", share_cn, "false"),
 	I("rate-orders", "UPKI_RA_RATE_ORDERS", rate_orders, "300", 0, 1000000),
 	S("tos-url", "UPKI_RA_TOS_URL", tos_url, ""),
+	D("caa-identity", "UPKI_RA_CAA_IDENTITY", caa_identity, ""),
 	S("listen", "UPKI_RA_LISTEN", listen, ""),
 	S("fcgi-auth-file", "UPKI_RA_FCGI_AUTH_FILE", fcgi_auth_file, ""),
 	I("workers", "UPKI_RA_WORKERS", workers, CONFIG_CPUS, 1, 256),
@@ -124,6 +128,33 @@ config_expand(const char *value, char *out, size_t outlen)
 	return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
 }
 
+/* A DNS name: labels of letters, digits and inner hyphens, no port, not
+ * an IP address (a name whose last label is all digits). */
+static bool
+config_is_domain(const char *name)
+{
+	size_t label = 0, len = strlen(name);
+	bool digits = true;
+
+	if (len == 0 || len > 253 || name[len - 1] == '.')
+		return false;
+	for (const char *p = name; *p != '\0'; p++) {
+		if (*p == '.') {
+			if (label == 0 || p[-1] == '-')
+				return false;
+			label = 0;
+			digits = true;
+			continue;
+		}
+		if (!isalnum((unsigned char)*p) && (*p != '-' || label == 0))
+			return false;
+		digits &= isdigit((unsigned char)*p) != 0;
+		if (++label > 63)
+			return false;
+	}
+	return name[len - 1] != '-' && !digits;
+}
+
 static int
 config_apply(struct config *cfg, const struct config_key *k, const char *value,
     const char *source, char *err, size_t errlen)
@@ -134,6 +165,10 @@ config_apply(struct config *cfg, const struct config_key *k, const char *value,
 	switch (k->type) {
 	case CONFIG_T_STR:
 		rc = config_expand(value, field, CONFIG_STR);
+		break;
+	case CONFIG_T_DOMAIN:
+		rc = *value == '\0' || config_is_domain(value) ? config_expand(value, field,
+		    CONFIG_STR) : -1;
 		break;
 	case CONFIG_T_PORT:
 	case CONFIG_T_INT:
@@ -226,6 +261,7 @@ config_to_json(const struct config *cfg)
 
 		switch (k->type) {
 		case CONFIG_T_STR:
+		case CONFIG_T_DOMAIN:
 			v = json_object_new_string(field);
 			break;
 		case CONFIG_T_PORT:
@@ -239,4 +275,43 @@ config_to_json(const struct config *cfg)
 		json_object_object_add(o, k->env, v);
 	}
 	return o;
+}
+
+/* The host of the base URL: after "scheme://", up to a port, path or end;
+ * an IPv6 literal ("[...]") is no domain name and gives "". */
+static void
+config_url_host(const char *url, char *out, size_t outlen)
+{
+	const char *p = strstr(url, "://");
+	size_t n;
+
+	p = p != NULL ? p + 3 : url;
+	n = strcspn(p, ":/?#");
+	if (*p == '[' || n >= outlen)
+		n = 0;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)p[i]);
+	out[n] = '\0';
+}
+
+int
+config_caa_identity(const struct config *cfg, char *out, size_t outlen)
+{
+	char host[CONFIG_STR];
+
+	if (cfg->caa_identity[0] != '\0') {
+		snprintf(out, outlen, "%s", cfg->caa_identity);
+		return 0;
+	}
+	config_url_host(cfg->base_url, host, sizeof(host));
+	if (config_is_domain(host)) {
+		snprintf(out, outlen, "%s", host);
+		return 0;
+	}
+	/* A CN of one label ("RA", the default) names no host. */
+	if (strchr(cfg->ra_cn, '.') != NULL && config_is_domain(cfg->ra_cn)) {
+		config_url_host(cfg->ra_cn, out, outlen);
+		return 0;
+	}
+	return -1;
 }

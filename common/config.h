@@ -41,6 +41,7 @@ struct config {
 	int token_ttl;                     /* enrolment tokens, seconds */
 	int admin_cache_s;                 /* how long the CA's admin list is kept */
 	char tos_url[CONFIG_STR];
+	char caa_identity[CONFIG_STR];     /* "": derived, see config_caa_identity */
 	char listen[CONFIG_STR]; /* FastCGI socket; empty = <data_dir>/fcgi.sock */
 	char fcgi_auth_file[CONFIG_STR]; /* nginx's include file of the secret */
 	int workers;
@@ -61,6 +62,11 @@ void config_usage(FILE *out);
 
 /* Paths inside the data directory. */
 int config_path(const struct config *cfg, const char *name, char *out, size_t outlen);
+
+/* The domain name of the ACME directory's caaIdentities (RFC 8659): the
+ * setting, else the host of the base URL, else the CN when it is a domain
+ * name; -1 when there is none. */
+int config_caa_identity(const struct config *cfg, char *out, size_t outlen);
 
 /* The effective settings as JSON, for GET /api/v1/config. */
 json_object *config_to_json(const struct config *cfg);
