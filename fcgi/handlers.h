@@ -13,6 +13,7 @@
 HANDLER(public_health);
 HANDLER(public_ca);
 HANDLER(public_crl);
+HANDLER(public_crl_der);
 HANDLER(public_profiles);
 HANDLER(public_profile);
 HANDLER(public_magic);

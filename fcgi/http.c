@@ -88,6 +88,16 @@ http_text(struct http_response *resp, int status, const char *type, const char *
 }
 
 void
+http_bytes(struct http_response *resp, int status, const char *type, const void *data,
+    size_t len)
+{
+	resp->status = status;
+	resp->content_type = type;
+	buf_reset(&resp->body);
+	buf_add(&resp->body, data, len);
+}
+
+void
 http_rest_data(struct http_response *resp, int status, json_object *data)
 {
 	json_object *o = json_object_new_object();

@@ -63,5 +63,8 @@ void http_rest_error(struct http_response *resp, int status, const char *fmt, ..
 /* A body of another type: PEM, text. */
 void http_text(struct http_response *resp, int status, const char *type,
     const char *text);
+/* A binary body (DER). */
+void http_bytes(struct http_response *resp, int status, const char *type, const void *data,
+    size_t len);
 
 #endif

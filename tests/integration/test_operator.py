@@ -47,3 +47,22 @@ def test_caa_identity_is_a_domain_name(tmp_path_factory):
             assert directory(s)["meta"]["caaIdentities"] == [want]
         finally:
             finish_stack(s)
+
+
+# -- the CRL in DER ------------------------------------------------------------------
+
+def test_crl_in_der(op, tmp_path):
+    r = get(op, "/api/v1/public/crl.der")
+    assert r.status == 200, r.body
+    assert r.header("content-type") == "application/pkix-crl"
+    der = tmp_path / "crl.der"
+    der.write_bytes(r.body)
+    out = subprocess.run(["openssl", "crl", "-inform", "DER", "-in", str(der), "-noout",
+                          "-issuer"], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "uPKI Dev CA" in out.stdout
+    # The same CRL as the PEM route's.
+    pem = get(op, "/api/v1/public/crl").body
+    conv = subprocess.run(["openssl", "crl", "-inform", "PEM", "-outform", "DER"],
+                          input=pem, capture_output=True)
+    assert conv.stdout == r.body
