@@ -4,6 +4,7 @@
  * line on stderr and exit code 1.
  */
 #include <malloc.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +65,7 @@ ra_usage(FILE *out)
 	    "  register    register with the CA (--seed S, UPKI_CA_SEED, or the systemd\n"
 	    "              credential 'seed') and write\n"
 	    "              ra.crt, ra.key and ca.crt\n"
-	    "  serve       run the FastCGI master and its workers\n"
+	    "  serve       run the FastCGI master and its workers (also: listen)\n"
 	    "  start       register if ra.crt or ra.key is missing (in a child process:\n"
 	    "              the seed never reaches the workers), then serve\n"
 	    "  crl         fetch the CRL from the CA and write crl.pem\n"
@@ -76,28 +77,71 @@ ra_usage(FILE *out)
 	    "\n"
 	    "options (each also an environment variable):\n");
 	config_usage(out);
-	fprintf(out, "  --help, --version\n");
+	fprintf(out, "  --help, --version\n"
+	    "\n"
+	    "the reference uPKI RA's flags, as other names of the same settings:\n"
+	    "  -d, --dir DIR       --data-dir      -i, --ip IP    --ca-host\n"
+	    "  -p, --port PORT     --ca-port       --web-ip IP    --ra-host\n"
+	    "  --web-port PORT     --ra-port       --debug        --log-level debug\n"
+	    "  -s SEED             --seed          -c CN          --cn\n"
+	    "  after listen, -i and -p are --ra-host and --ra-port\n");
 }
 
-/* Splits "--name=value" / "--name value"; returns the index of the last
- * argv element consumed, or -1 with a message. */
+/*
+ * The reference uPKI RA's flags (`ra_server.py [-d DIR] [-i CA_IP] [-p
+ * CA_PORT] [--web-ip IP] [--web-port PORT] [--debug] listen`, `register -s
+ * SEED`), so that its scripts and container entrypoints run unchanged: each
+ * is another name of a setting.  Its first version took `listen -i IP -p
+ * PORT` for the web address: after `listen`, -i and -p are that.
+ */
+static const char *
+ra_alias(const char *name, bool is_short, const struct ra_args *args)
+{
+	static const char *const longs[][2] = { { "dir", "data-dir" }, { "ip", "ca-host" },
+	    { "port", "ca-port" }, { "web-ip", "ra-host" }, { "web-port", "ra-port" } };
+	bool listen = args->command != NULL && strcmp(args->command, "listen") == 0;
+
+	if (is_short) {
+		switch (name[1] == '\0' ? name[0] : '\0') {
+		case 'd': return "data-dir";
+		case 'i': return listen ? "ra-host" : "ca-host";
+		case 'p': return listen ? "ra-port" : "ca-port";
+		case 's': return "seed";
+		case 'c': return "cn";
+		default: return NULL;
+		}
+	}
+	for (size_t i = 0; i < sizeof(longs) / sizeof(longs[0]); i++)
+		if (strcmp(name, longs[i][0]) == 0)
+			return longs[i][1];
+	return name;
+}
+
+/* Splits "--name=value" / "--name value" / "-x value"; returns the index of
+ * the last argv element consumed, or -1 with a message. */
 static int
 ra_parse_flag(struct config *cfg, struct ra_args *args, int argc, char **argv, int i,
     char *err, size_t errlen)
 {
-	char name[64];
-	char *arg = argv[i] + 2, *eq = strchr(arg, '='), *value;
+	char given[64];
+	bool is_short = argv[i][1] != '-';
+	char *arg = argv[i] + (is_short ? 1 : 2), *eq = is_short ? NULL : strchr(arg, '=');
 	size_t n = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+	const char *name;
+	char *value;
 
-	if (n >= sizeof(name)) {
+	if (n >= sizeof(given)) {
 		snprintf(err, errlen, "unknown option %.64s", argv[i]);
 		return -1;
 	}
-	memcpy(name, arg, n);
-	name[n] = '\0';
-	if (strcmp(name, "seed") != 0 && ra_command_option(args, name) == NULL &&
-	    !config_has_flag(name)) {
-		snprintf(err, errlen, "unknown option --%s", name);
+	memcpy(given, arg, n);
+	given[n] = '\0';
+	if (!is_short && strcmp(given, "debug") == 0 && eq == NULL)
+		return config_set(cfg, "log-level", "debug", err, errlen) == 0 ? i : -1;
+	name = ra_alias(given, is_short, args);
+	if (name == NULL || (strcmp(name, "seed") != 0 && ra_command_option(args, name) == NULL &&
+	    !config_has_flag(name))) {
+		snprintf(err, errlen, "unknown option %.64s", argv[i]);
 		return -1;
 	}
 	if (eq != NULL) {
@@ -105,7 +149,7 @@ ra_parse_flag(struct config *cfg, struct ra_args *args, int argc, char **argv, i
 	} else if (i + 1 < argc) {
 		value = argv[++i];
 	} else {
-		snprintf(err, errlen, "option --%s needs a value", name);
+		snprintf(err, errlen, "option %.64s needs a value", argv[i]);
 		return -1;
 	}
 	if (strcmp(name, "seed") == 0) {
@@ -124,7 +168,7 @@ ra_parse_args(struct config *cfg, struct ra_args *args, int argc, char **argv,
     char *err, size_t errlen)
 {
 	for (int i = 1; i < argc; i++) {
-		if (strncmp(argv[i], "--", 2) == 0) {
+		if (argv[i][0] == '-' && argv[i][1] != '\0') {
 			if ((i = ra_parse_flag(cfg, args, argc, argv, i, err, errlen)) < 0)
 				return -1;
 		} else if (args->command == NULL) {
@@ -191,7 +235,7 @@ main(int argc, char **argv)
 		return cmd_init(&cfg);
 	if (strcmp(args.command, "register") == 0)
 		return cmd_register(&cfg, args.seed);
-	if (strcmp(args.command, "serve") == 0)
+	if (strcmp(args.command, "serve") == 0 || strcmp(args.command, "listen") == 0)
 		return cmd_serve(&cfg);
 	if (strcmp(args.command, "start") == 0)
 		return cmd_start(&cfg, args.seed);

@@ -66,3 +66,76 @@ def test_crl_in_der(op, tmp_path):
     conv = subprocess.run(["openssl", "crl", "-inform", "PEM", "-outform", "DER"],
                           input=pem, capture_output=True)
     assert conv.stdout == r.body
+
+
+# -- the reference RA's command line --------------------------------------------------
+
+def bare_env(stack):
+    """The stack's environment without the settings the flags give."""
+    env = stack.ra_env()
+    for k in ("UPKI_DATA_DIR", "UPKI_CA_HOST", "UPKI_CA_PORT", "UPKI_RA_HOST",
+              "UPKI_RA_PORT", "UPKI_CA_SEED", "UPKI_LOG_LEVEL"):
+        env.pop(k, None)
+    return env
+
+
+def directory_base(stack):
+    """The base of the ACME URLs when the request names no host: the
+    address the settings say nginx listens on."""
+    from mtls_helpers import fcgi
+    r = fcgi(stack, "GET", "/acme/directory", params={"HTTP_HOST": ""})
+    assert r.status == 200, r.body
+    return json.loads(r.body)["newNonce"].rsplit("/acme/", 1)[0]
+
+
+def listen(stack, argv, log):
+    with open(log, "ab") as f:
+        p = subprocess.Popen([RA, *argv], env=bare_env(stack), stdout=f, stderr=f,
+                             stdin=subprocess.DEVNULL, start_new_session=True)
+    from stack import unix_socket_open, wait_for
+    wait_for(lambda: unix_socket_open(stack.fcgi_socket), 30, "listen", p)
+    return p
+
+
+def test_reference_cli_forms(fresh_stack):
+    s = fresh_stack
+    s.start_devca()
+    ca = ["-d", s.data_dir, "-i", s.ca_host, "-p", str(s.ca_port)]
+
+    def run(*argv):
+        r = subprocess.run([RA, *argv], env=bare_env(s), capture_output=True, text=True,
+                           timeout=60, stdin=subprocess.DEVNULL)
+        assert r.returncode == 0, (argv, r.stdout, r.stderr)
+        return r
+
+    run(*ca, "init")
+    assert os.path.exists(os.path.join(s.data_dir, "acme.db"))
+    run(*ca, "register", "-s", s.seed)
+    assert os.path.exists(os.path.join(s.data_dir, "ra.crt"))
+    os.unlink(os.path.join(s.data_dir, "ra.crt"))
+    run("--dir", s.data_dir, "--ip", s.ca_host, "--port", str(s.ca_port), "register",
+        "--seed", s.seed)
+    run(*ca, "crl")
+    assert os.path.exists(os.path.join(s.data_dir, "crl.pem"))
+
+    # circle-rd's: the web address as --web-ip/--web-port, before the command.
+    log = s.log_path("ra")
+    p = listen(s, [*ca, "--web-ip", "127.0.0.3", "--web-port", "8765", "--debug", "listen"],
+               log)
+    try:
+        assert directory_base(s) == "https://127.0.0.3:8765"
+        assert ": debug: " in open(log).read()
+    finally:
+        s._stop(p)
+    # proh4cktive's: -i/-p after `listen` are the web address.
+    p = listen(s, [*ca, "listen", "-i", "127.0.0.4", "-p", "8766"], log)
+    try:
+        assert directory_base(s) == "https://127.0.0.4:8766"
+    finally:
+        s._stop(p)
+
+
+def test_reference_cli_unknown_short_option(fresh_stack):
+    r = subprocess.run([RA, "-z", "init"], env=bare_env(fresh_stack), capture_output=True,
+                       text=True, timeout=30)
+    assert r.returncode == 1 and "-z" in r.stderr
