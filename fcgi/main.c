@@ -141,7 +141,8 @@ ra_parse_flag(struct config *cfg, struct ra_args *args, int argc, char **argv, i
 	name = ra_alias(given, is_short, args);
 	if (name == NULL || (strcmp(name, "seed") != 0 && ra_command_option(args, name) == NULL &&
 	    !config_has_flag(name))) {
-		snprintf(err, errlen, "unknown option %.64s", argv[i]);
+		/* The name only: a mistyped --seed=... must not print the seed. */
+		snprintf(err, errlen, "unknown option %s%s", is_short ? "-" : "--", given);
 		return -1;
 	}
 	if (eq != NULL) {
