@@ -526,10 +526,11 @@ ca_task_string(struct ca_client *ca, const char *task, bool read_only, char **ou
 	return r;
 }
 
-enum ca_result
-ca_get_ca_pem(struct ca_client *ca, char **out, char *msg, size_t msglen)
+/* retry: sent again once after a timeout, as every read-only task. */
+static enum ca_result
+ca_get_ca(struct ca_client *ca, bool retry, char **out, char *msg, size_t msglen)
 {
-	enum ca_result r = ca_task_string(ca, "get_ca", true, out, msg, msglen);
+	enum ca_result r = ca_task_string(ca, "get_ca", retry, out, msg, msglen);
 
 	if (r == CA_OK && strstr(*out, "-----BEGIN CERTIFICATE-----") == NULL) {
 		snprintf(msg, msglen, "CA certificate from get_ca is not PEM");
@@ -538,6 +539,18 @@ ca_get_ca_pem(struct ca_client *ca, char **out, char *msg, size_t msglen)
 		return CA_ERR_PROTOCOL;
 	}
 	return r;
+}
+
+enum ca_result
+ca_get_ca_pem(struct ca_client *ca, char **out, char *msg, size_t msglen)
+{
+	return ca_get_ca(ca, true, out, msg, msglen);
+}
+
+enum ca_result
+ca_probe(struct ca_client *ca, char **out, char *msg, size_t msglen)
+{
+	return ca_get_ca(ca, false, out, msg, msglen);
 }
 
 enum ca_result

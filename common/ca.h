@@ -123,6 +123,9 @@ enum ca_result ca_register(struct ca_client *ca, const char *seed, const char *c
 
 /* `get_ca`: the CA certificate, PEM, malloc'd. */
 enum ca_result ca_get_ca_pem(struct ca_client *ca, char **out, char *msg, size_t msglen);
+/* The same, sent once and never again after a timeout: whether the CA
+ * answers, said within the timeout (health, start). */
+enum ca_result ca_probe(struct ca_client *ca, char **out, char *msg, size_t msglen);
 /* The CRL as PEM (the CA sends base64 DER), malloc'd: the current one
  * (`get_crl`), or a fresh one (`generate_crl`) when fresh is true. */
 enum ca_result ca_get_crl_pem(struct ca_client *ca, bool fresh, char **out, char *msg,

@@ -286,6 +286,44 @@ ra_register_child(const struct config *cfg, char *given_seed)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
+/*
+ * A data directory registered with another CA (a development CA's, say,
+ * before the real one is configured) would serve that CA's certificates
+ * without a word.  Its ra.crt must be signed by the configured CA's
+ * certificate (which a CA certificate renewed on the same key still is).
+ * A CA that does not answer now cannot say: start anyway.
+ */
+static int
+ra_check_own_ca(const struct config *cfg)
+{
+	char crt_path[PATH_MAX], msg[512], *ca_pem = NULL, *crt;
+	struct ca_client *ca;
+	enum ca_result r;
+	int rc = 0;
+
+	if (config_path(cfg, "ra.crt", crt_path, sizeof(crt_path)) != 0 ||
+	    (ca = ca_client_new(cfg->ca_host, cfg->ca_port, cfg->ca_timeout_ms)) == NULL)
+		return 0;
+	r = ca_probe(ca, &ca_pem, msg, sizeof(msg));
+	ca_client_free(ca);
+	if (r != CA_OK) {
+		log_warn("cannot check that %s belongs to the CA at %s:%d: %s", cfg->data_dir,
+		    cfg->ca_host, cfg->ca_port, msg);
+		return 0;
+	}
+	crt = fs_read(crt_path, CERT_PEM_MAX, NULL);
+	if (crt == NULL || !cert_issued_by(crt, ca_pem)) {
+		log_error("%s belongs to another CA: its ra.crt is not from the CA "
+		    "at %s:%d; give this CA a data directory of its own (--data-dir), or move "
+		    "%s away to register again", cfg->data_dir, cfg->ca_host, cfg->ca_port,
+		    cfg->data_dir);
+		rc = -1;
+	}
+	free(crt);
+	free(ca_pem);
+	return rc;
+}
+
 int
 cmd_start(const struct config *cfg, char *given_seed)
 {
@@ -293,6 +331,10 @@ cmd_start(const struct config *cfg, char *given_seed)
 	struct ca_client *ca;
 	int rc;
 
+	if (ra_registered(cfg) && ra_check_own_ca(cfg) != 0) {
+		ra_forget_seed(given_seed);
+		return 1;
+	}
 	if (!ra_registered(cfg)) {
 		log_info("ra.crt or ra.key missing in %s: registering with the CA",
 		    cfg->data_dir);

@@ -139,3 +139,50 @@ def test_reference_cli_unknown_short_option(fresh_stack):
     r = subprocess.run([RA, "-z", "init"], env=bare_env(fresh_stack), capture_output=True,
                        text=True, timeout=30)
     assert r.returncode == 1 and "-z" in r.stderr
+
+
+# -- a data directory of another CA ------------------------------------------------------
+
+def tree(path):
+    """Every file under path: its bytes and mtime."""
+    out = {}
+    for d, _, files in os.walk(path):
+        for f in files:
+            p = os.path.join(d, f)
+            st = os.stat(p)
+            out[p] = (open(p, "rb").read(), st.st_mtime_ns, st.st_mode)
+    return out
+
+
+def test_start_refuses_a_data_directory_of_another_ca(fresh_stack):
+    s = fresh_stack
+    s.start_devca()
+    s.start_ra()
+    s.stop_ra()
+    s.stop_devca()
+    # Another CA (a new key) where the first one was.
+    s.devca_dir = s.devca_dir + "-other"
+    s.start_devca()
+    before = tree(s.data_dir)
+    p = subprocess.Popen([RA, "start"], env=s.ra_env(), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL,
+                         start_new_session=True)
+    try:
+        _, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, 9)
+        p.communicate()
+        raise
+    assert p.returncode == 1, err
+    assert "another CA" in err, err
+    assert s.data_dir in err
+    assert tree(s.data_dir) == before
+
+
+def test_start_accepts_its_own_ca(fresh_stack):
+    s = fresh_stack
+    s.start_devca()
+    s.start_ra()
+    s.stop_ra()
+    s.start_ra()        # the same CA: serves
+    assert "another CA" not in open(s.log_path("ra")).read()
