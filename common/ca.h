@@ -3,9 +3,11 @@
  * reply at a time (ca-protocol.md).  A REQ socket whose reply timed out is
  * stuck in the "waiting for reply" state for good, so after a timeout the
  * socket is closed with linger 0 and a fresh one is made for the next call.
- * Read-only tasks are retried once on a timeout; tasks that change state at
- * the CA (sign above all) are never retried here: sending `sign` twice could
- * issue two certificates.
+ * Read-only tasks are retried once on a timeout, unless the last exchange
+ * already had no answer; tasks that change state at the CA (sign above all)
+ * are never retried here: sending `sign` twice could issue two certificates.
+ * The client logs when the CA stops answering and when it answers again,
+ * once each per outage.
  */
 #ifndef UPKI_CA_H
 #define UPKI_CA_H

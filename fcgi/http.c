@@ -109,6 +109,20 @@ http_rest_data(struct http_response *resp, int status, json_object *data)
 }
 
 void
+http_rest_partial(struct http_response *resp, int status, json_object *data,
+    const char *message)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "status", json_object_new_string("success"));
+	json_object_object_add(o, "data", data);
+	json_object_object_add(o, "partial", json_object_new_boolean(true));
+	json_object_object_add(o, "message", json_object_new_string(message));
+	http_text(resp, status, "application/json", jsonx_print(o));
+	json_object_put(o);
+}
+
+void
 http_rest_error(struct http_response *resp, int status, const char *fmt, ...)
 {
 	json_object *o = json_object_new_object();

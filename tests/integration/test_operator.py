@@ -186,3 +186,74 @@ def test_start_accepts_its_own_ca(fresh_stack):
     s.stop_ra()
     s.start_ra()        # the same CA: serves
     assert "another CA" not in open(s.log_path("ra")).read()
+
+
+# -- the CA away and back: health, the admin list, the log ----------------------------------
+
+def ca_lines(stack):
+    """(pid, kind) of the log lines about the CA going away and coming back."""
+    out = []
+    for line in open(stack.log_path("ra"), errors="replace"):
+        if "upki-ra[" not in line:
+            continue
+        pid = line.split("upki-ra[", 1)[1].split("]", 1)[0]
+        if "does not answer" in line and "the CA at" in line:
+            out.append((pid, "down"))
+        elif "answers again" in line:
+            out.append((pid, "up"))
+    return out
+
+
+def test_ca_outage_health_admins_and_log(fresh_stack, tmp_path):
+    from mtls_helpers import call, generate_identity, ra_admin
+    s = fresh_stack
+    timeout = 1.0       # make_stack's UPKI_CA_TIMEOUT_MS
+    s.start()
+    admin = generate_identity(s, str(tmp_path), "outage-admin", "admin")
+    ra_admin(s, "add", admin.dn)
+    assert get(s, "/api/v1/public/health").status == 200
+    body = call(s, admin, "GET", "/api/v1/admins").json()
+    assert "partial" not in body, body
+
+    s.stop_devca()
+    for _ in range(8):
+        t0 = time.monotonic()
+        r = get(s, "/api/v1/public/health")
+        took = time.monotonic() - t0
+        assert r.status == 503, r.body
+        assert took < timeout + 0.5, took
+    r = call(s, admin, "GET", "/api/v1/admins")
+    assert r.status == 200, r.body
+    body = r.json()
+    assert body["partial"] is True and "CA" in body["message"], body
+    assert any(a["dn"] == admin.dn for a in body["data"])
+
+    s.start_devca()
+    for _ in range(8):
+        assert get(s, "/api/v1/public/health").status == 200
+    lines = ca_lines(s)
+    down = [pid for pid, kind in lines if kind == "down"]
+    up = [pid for pid, kind in lines if kind == "up"]
+    assert down and up, lines
+    # Once per outage and process, not once per request.
+    assert len(down) == len(set(down)) and len(up) == len(set(up)), lines
+    assert set(up) <= set(down), lines
+
+
+def test_a_csr_the_ca_refuses_is_logged_with_its_reason(tmp_path_factory, tmp_path):
+    from mtls_helpers import (certify, generate_identity, make_csr, new_key, ra_admin,
+                              register_node)
+    s = make_stack(tmp_path_factory, "refused", devca_args=("--reserved", "taken.test"))
+    try:
+        s.start()
+        admin = generate_identity(s, str(tmp_path), "refusal-admin", "admin")
+        ra_admin(s, "add", admin.dn)
+        node = register_node(s, admin, "taken.test")
+        r = certify(s, make_csr(new_key(), "taken.test", node["sans"]), node["token"])
+        assert r.status >= 400, r.body
+        warns = [line for line in open(s.log_path("ra"), errors="replace")
+                 if ": warn: " in line and "Reserved name: taken.test" in line]
+        assert len(warns) == 1, open(s.log_path("ra")).read()[-3000:]
+        assert "taken.test" in warns[0].split("Reserved name")[0]   # names the CSR
+    finally:
+        finish_stack(s)
