@@ -315,3 +315,54 @@ config_caa_identity(const struct config *cfg, char *out, size_t outlen)
 	}
 	return -1;
 }
+
+/* One "KEY=value" line of an EnvironmentFile=: the value without the quotes
+ * around it, if any.  Only UPKI_ variables: the file must not set PATH or
+ * LD_PRELOAD for a command run by hand. */
+static void
+config_env_line(char *line)
+{
+	char *eq = strchr(line, '='), *value;
+	size_t n;
+
+	while (*line == ' ' || *line == '\t')
+		line++;
+	if (*line == '#' || eq == NULL || strncmp(line, "UPKI_", 5) != 0)
+		return;
+	*eq = '\0';
+	for (const char *k = line; *k != '\0'; k++)
+		if (!isupper((unsigned char)*k) && !isdigit((unsigned char)*k) && *k != '_')
+			return;
+	value = eq + 1;
+	n = strlen(value);
+	while (n > 0 && (value[n - 1] == '\r' || value[n - 1] == ' ' || value[n - 1] == '\t'))
+		value[--n] = '\0';
+	if (n >= 2 && (value[0] == '"' || value[0] == '\'') && value[n - 1] == value[0]) {
+		value[n - 1] = '\0';
+		value++;
+	}
+	setenv(line, value, 0);
+}
+
+int
+config_env_file(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot read the environment file %.256s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		if (n > 0 && line[n - 1] == '\n')
+			line[n - 1] = '\0';
+		config_env_line(line);
+	}
+	free(line);
+	fclose(f);
+	return 0;
+}

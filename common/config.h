@@ -49,6 +49,11 @@ struct config {
 	char log_level[16];
 };
 
+/* The UPKI_ variables of a systemd EnvironmentFile= ("KEY=value" lines,
+ * '#' comments, optional quotes) into the environment, where a variable
+ * that is set already wins, as it does over systemd's file.  Before
+ * config_load; -1 with a message when the file cannot be read. */
+int config_env_file(const char *path, char *err, size_t errlen);
 /* Defaults, then the environment.  Fails on an unparsable value. */
 int config_load(struct config *cfg, char *err, size_t errlen);
 /* Applies one command-line flag (name without the leading dashes).

@@ -4,15 +4,22 @@
  * line on stderr and exit code 1.
  */
 #include <malloc.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
 #include "ra.h"
+
+/* The installed settings (make install's $(CONFDIR)/upki-ra.env). */
+#ifndef RA_ENV_FILE
+#define RA_ENV_FILE "/etc/upki-ra/upki-ra.env"
+#endif
 
 struct ra_args {
 	const char *command;
@@ -77,7 +84,10 @@ ra_usage(FILE *out)
 	    "\n"
 	    "options (each also an environment variable):\n");
 	config_usage(out);
-	fprintf(out, "  --help, --version\n"
+	fprintf(out, "  --env-file FILE   the settings of a systemd EnvironmentFile=, under the\n"
+	    "                    environment (also UPKI_RA_ENV_FILE; default: "
+	    RA_ENV_FILE " when it exists)\n"
+	    "  --help, --version\n"
 	    "\n"
 	    "the reference uPKI RA's flags, as other names of the same settings:\n"
 	    "  -d, --dir DIR       --data-dir      -i, --ip IP    --ca-host\n"
@@ -139,8 +149,8 @@ ra_parse_flag(struct config *cfg, struct ra_args *args, int argc, char **argv, i
 	if (!is_short && strcmp(given, "debug") == 0 && eq == NULL)
 		return config_set(cfg, "log-level", "debug", err, errlen) == 0 ? i : -1;
 	name = ra_alias(given, is_short, args);
-	if (name == NULL || (strcmp(name, "seed") != 0 && ra_command_option(args, name) == NULL &&
-	    !config_has_flag(name))) {
+	if (name == NULL || (strcmp(name, "seed") != 0 && strcmp(name, "env-file") != 0 &&
+	    ra_command_option(args, name) == NULL && !config_has_flag(name))) {
 		/* The name only: a mistyped --seed=... must not print the seed. */
 		snprintf(err, errlen, "unknown option %s%s", is_short ? "-" : "--", given);
 		return -1;
@@ -157,6 +167,8 @@ ra_parse_flag(struct config *cfg, struct ra_args *args, int argc, char **argv, i
 		args->seed = value;
 		return i;
 	}
+	if (strcmp(name, "env-file") == 0)
+		return i;       /* read before the settings: ra_env_file */
 	if (ra_command_option(args, name) != NULL) {
 		*ra_command_option(args, name) = value;
 		return i;
@@ -198,6 +210,56 @@ ra_parse_args(struct config *cfg, struct ra_args *args, int argc, char **argv,
 	return 0;
 }
 
+/*
+ * A command run by hand reads the settings the service has: --env-file FILE,
+ * else UPKI_RA_ENV_FILE (empty: none), else the installed file when there
+ * is one.  A process systemd started (INVOCATION_ID) got that file through
+ * EnvironmentFile= already, and may not be allowed to read it.
+ */
+static int
+ra_env_file(int argc, char **argv, char *err, size_t errlen)
+{
+	const char *path = getenv("UPKI_RA_ENV_FILE");
+	struct stat st;
+
+	for (int i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "--env-file=", 11) == 0)
+			path = argv[i] + 11;
+		else if (strcmp(argv[i], "--env-file") == 0 && i + 1 < argc)
+			path = argv[++i];
+	}
+	if (path != NULL)
+		return *path == '\0' ? 0 : config_env_file(path, err, errlen);
+	if (getenv("INVOCATION_ID") != NULL || stat(RA_ENV_FILE, &st) != 0)
+		return 0;
+	if (config_env_file(RA_ENV_FILE, err, errlen) != 0)
+		fprintf(stderr, "upki-ra: warning: %s; its settings are not applied "
+		    "(UPKI_RA_ENV_FILE= reads none)\n", err);
+	return 0;
+}
+
+/*
+ * root running a command by hand on a data directory that the service's
+ * user owns would leave files it cannot write (crl.pem, the store's -wal):
+ * refused, with the command that works.  serve and start run as whoever
+ * the service manager says.
+ */
+static int
+ra_check_owner(const struct config *cfg, const char *command)
+{
+	struct stat st;
+	struct passwd *pw;
+
+	if (geteuid() != 0 || strcmp(command, "serve") == 0 || strcmp(command, "listen") == 0 ||
+	    strcmp(command, "start") == 0 || stat(cfg->data_dir, &st) != 0 || st.st_uid == 0)
+		return 0;
+	pw = getpwuid(st.st_uid);
+	fprintf(stderr, "upki-ra: %s belongs to %s: run this as that user, so that what it "
+	    "writes stays theirs: runuser -u %s -- upki-ra ...\n", cfg->data_dir,
+	    pw != NULL ? pw->pw_name : "another user", pw != NULL ? pw->pw_name : "USER");
+	return -1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -221,11 +283,14 @@ main(int argc, char **argv)
 			return 0;
 		}
 	}
-	if (config_load(&cfg, err, sizeof(err)) != 0 ||
+	if (ra_env_file(argc, argv, err, sizeof(err)) != 0 ||
+	    config_load(&cfg, err, sizeof(err)) != 0 ||
 	    ra_parse_args(&cfg, &args, argc, argv, err, sizeof(err)) != 0) {
 		fprintf(stderr, "upki-ra: %s\n", err);
 		return 1;
 	}
+	if (ra_check_owner(&cfg, args.command) != 0)
+		return 1;
 	if ((level = log_level_parse(cfg.log_level)) < 0) {
 		fprintf(stderr, "upki-ra: invalid log level '%s'\n", cfg.log_level);
 		return 1;

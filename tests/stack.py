@@ -290,6 +290,8 @@ class Stack:
             "UPKI_CA_SEED": self.seed,
             "UPKI_RA_NGINX_PID": os.path.join(self.nginx_dir, "nginx.pid"),
             "UPKI_RA_FCGI_AUTH_FILE": self.front_secret_file,
+            # Not the settings of an RA installed on this host.
+            "UPKI_RA_ENV_FILE": "",
         })
         env.update(self.extra_env)
         env.update(overrides)

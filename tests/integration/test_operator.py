@@ -257,3 +257,57 @@ def test_a_csr_the_ca_refuses_is_logged_with_its_reason(tmp_path_factory, tmp_pa
         assert "taken.test" in warns[0].split("Reserved name")[0]   # names the CSR
     finally:
         finish_stack(s)
+
+
+# -- commands run by hand: the service's environment file, the data directory's owner -------
+
+def test_commands_read_the_environment_file(op, tmp_path):
+    env_file = tmp_path / "upki-ra.env"
+    env_file.write_text(
+        "# as the installed file\n"
+        f"UPKI_DATA_DIR={op.data_dir}\n"
+        f"UPKI_CA_HOST=\"{op.ca_host}\"\n"
+        f"UPKI_CA_PORT={op.ca_port}\n"
+        "PATH=/nonexistent\n")
+    env = bare_env(op)
+    crl = os.path.join(op.data_dir, "crl.pem")
+    os.unlink(crl)
+    r = subprocess.run([RA, "--env-file", str(env_file), "crl"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert os.path.exists(crl)
+    os.unlink(crl)
+    r = subprocess.run([RA, "crl"], env=dict(env, UPKI_RA_ENV_FILE=str(env_file)),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert os.path.exists(crl)
+    # The environment wins over the file, as over systemd's EnvironmentFile=.
+    other = tmp_path / "other"
+    r = subprocess.run([RA, "--env-file", str(env_file), "init"],
+                       env=dict(env, UPKI_DATA_DIR=str(other)), capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert (other / "acme.db").exists()
+    # A file asked for must be there.
+    r = subprocess.run([RA, "--env-file", str(tmp_path / "missing"), "init"], env=env,
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "missing" in r.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root")
+def test_root_leaves_no_root_owned_file_in_another_users_data_directory(op, tmp_path):
+    d = tmp_path / "data"
+    d.mkdir()
+    for name in ("ra.crt", "ca.crt"):
+        with open(os.path.join(op.data_dir, name), "rb") as f:
+            (d / name).write_bytes(f.read())
+    os.chown(d, 65534, 65534)
+    for f in d.iterdir():
+        os.chown(f, 65534, 65534)
+    env = dict(op.ra_env(), UPKI_DATA_DIR=str(d))
+    for argv in (["admin", "list"], ["crl"], ["init"]):
+        r = subprocess.run([RA, *argv], env=env, capture_output=True, text=True, timeout=60)
+        owners = {p.name: p.stat().st_uid for p in d.iterdir()}
+        assert all(uid == 65534 for uid in owners.values()), (argv, owners, r.stderr)
+        if r.returncode != 0:
+            assert "runuser" in r.stderr, r.stderr
