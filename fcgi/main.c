@@ -76,6 +76,8 @@ ra_usage(FILE *out)
 	    "  start       register if ra.crt or ra.key is missing (in a child process:\n"
 	    "              the seed never reaches the workers), then serve\n"
 	    "  crl         fetch the CRL from the CA and write crl.pem\n"
+	    "  reissue     replace ra.crt and ra.key now: a fresh key, the SANs of --sans\n"
+	    "              (else those of ra.crt), signed by the CA's ra profile\n"
 	    "  admin add|remove DN, admin add --cert FILE, admin list\n"
 	    "              the RA's own admin list\n"
 	    "  admin enrol CN [--out DIR] [--password-file FILE]\n"
@@ -307,6 +309,8 @@ main(int argc, char **argv)
 		return cmd_start(&cfg, args.seed);
 	if (strcmp(args.command, "crl") == 0)
 		return cmd_crl(&cfg);
+	if (strcmp(args.command, "reissue") == 0)
+		return cmd_reissue(&cfg);
 	if (strcmp(args.command, "admin") == 0) {
 		args.admin.action = args.operands[0];
 		args.admin.arg = args.operands[1];

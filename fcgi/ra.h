@@ -53,6 +53,16 @@ int ra_crl_refresh(const struct config *cfg, struct ca_client *ca, bool fresh, c
  * and nginx reloaded to read it.  Logs a failure at warn. */
 int crl_publish(const struct config *cfg, struct ca_client *ca, char *msg, size_t msglen);
 
+/* ra.crt and ra.key replaced by a fresh key and the CA's certificate for
+ * it (profile `ra`), for the CN of the current ra.crt and sans ("a,b"; NULL
+ * or "": the current ones); nginx reloaded (selfcert.c). */
+int ra_self_reissue(const struct config *cfg, struct ca_client *ca, const char *sans,
+    char *msg, size_t msglen);
+/* The master's look at ra.crt and ca.crt, called every little while:
+ * renews ra.crt in a child process once it is due. */
+void selfcert_tick(const struct config *cfg);
+int cmd_reissue(const struct config *cfg);
+
 /* Has nginx (pid in UPKI_RA_NGINX_PID's file) reload, so it reads the new
  * crl.pem.  Quietly does nothing when no pid file is configured. */
 void ra_nginx_reload(const struct config *cfg);
