@@ -232,6 +232,27 @@ done:
 	store_node_free(&n);
 }
 
+/* -- health ------------------------------------------------------------------- */
+
+/* The public health, and for admins what of the RA's own certificates
+ * needs them: always 200, the warnings say what is wrong. */
+HANDLER(admin_health)
+{
+	json_object *data = json_object_new_object();
+	char msg[256], *pem = NULL;
+	enum ca_result r = ca_probe(ctx->ca, &pem, msg, sizeof(msg));
+
+	(void)req;
+	(void)args;
+	free(pem);
+	json_object_object_add(data, "store", json_object_new_string(
+	    store_ping(ctx->store) == 0 ? "ok" : "error"));
+	json_object_object_add(data, "ca", json_object_new_string(
+	    r == CA_OK || r == CA_ERR_REFUSED ? "ok" : "unreachable"));
+	ra_self_status(ctx->cfg, data);
+	http_rest_data(resp, 200, data);
+}
+
 /* -- admins ------------------------------------------------------------------- */
 
 static void

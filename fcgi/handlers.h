@@ -25,6 +25,7 @@ HANDLER(public_certs_cn);
 HANDLER(public_ocsp);
 
 /* admin.c */
+HANDLER(admin_health);
 HANDLER(admin_nodes);
 HANDLER(admin_node_create);
 HANDLER(admin_node_delete);

@@ -62,6 +62,9 @@ int ra_self_reissue(const struct config *cfg, struct ca_client *ca, const char *
  * renews ra.crt in a child process once it is due. */
 void selfcert_tick(const struct config *cfg);
 int cmd_reissue(const struct config *cfg);
+/* Adds "certificates" (ra.crt and ca.crt: their end, the renewal time,
+ * a status) and "warnings" (what needs an operator) to data. */
+void ra_self_status(const struct config *cfg, json_object *data);
 
 /* Has nginx (pid in UPKI_RA_NGINX_PID's file) reload, so it reads the new
  * crl.pem.  Quietly does nothing when no pid file is configured. */

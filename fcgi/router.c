@@ -41,6 +41,7 @@ static const struct route router_table[] = {
 	{ M_GET | M_HEAD, "/api/v1/ca", AUTH_PUBLIC, public_ca },
 	{ M_GET | M_HEAD, "/api/v1/crl", AUTH_PUBLIC, public_crl },
 
+	{ M_GET | M_HEAD, "/api/v1/health", AUTH_ADMIN, admin_health },
 	{ M_GET | M_HEAD, "/api/v1/nodes", AUTH_ADMIN, admin_nodes },
 	{ M_POST, "/api/v1/nodes", AUTH_ADMIN, admin_node_create },
 	{ M_DELETE, "/api/v1/nodes/*", AUTH_ADMIN, admin_node_delete },

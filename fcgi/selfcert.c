@@ -160,6 +160,55 @@ done:
 	return rc;
 }
 
+/* One certificate's entry of the admins' health: its end, and for ra.crt
+ * when it is renewed; a warning for what needs an operator. */
+static json_object *
+selfcert_entry(const struct config *cfg, const char *name, time_t now, json_object *warnings)
+{
+	json_object *o = json_object_new_object();
+	struct selfcert_info i;
+	const char *status = "ok";
+	bool ra = strcmp(name, "ra.crt") == 0;
+	char when[32], text[160];
+
+	if (selfcert_read(cfg, name, &i) != 0) {
+		json_object_object_add(o, "status", json_object_new_string("unreadable"));
+		snprintf(text, sizeof(text), "%s cannot be read", name);
+		json_object_array_add(warnings, json_object_new_string(text));
+		return o;
+	}
+	json_object_object_add(o, "not_after",
+	    json_object_new_string(selfcert_time(i.not_after, when, sizeof(when))));
+	if (ra)
+		json_object_object_add(o, "renew_at",
+		    json_object_new_string(selfcert_time(selfcert_due(&i), when, sizeof(when))));
+	if (now >= i.not_after)
+		status = "expired";
+	else if (ra && now >= selfcert_due(&i))
+		status = "renewal due";
+	else if (!ra && i.not_after - now <= SELFCERT_CA_WARN_S)
+		status = "expires soon";
+	json_object_object_add(o, "status", json_object_new_string(status));
+	if (strcmp(status, "ok") != 0) {
+		snprintf(text, sizeof(text), "%s: %s (not after %s)", name, status,
+		    selfcert_time(i.not_after, when, sizeof(when)));
+		json_object_array_add(warnings, json_object_new_string(text));
+	}
+	return o;
+}
+
+void
+ra_self_status(const struct config *cfg, json_object *data)
+{
+	json_object *certs = json_object_new_object(), *warnings = json_object_new_array();
+	time_t now = time(NULL);
+
+	json_object_object_add(certs, "ra.crt", selfcert_entry(cfg, "ra.crt", now, warnings));
+	json_object_object_add(certs, "ca.crt", selfcert_entry(cfg, "ca.crt", now, warnings));
+	json_object_object_add(data, "certificates", certs);
+	json_object_object_add(data, "warnings", warnings);
+}
+
 /* The renewing child: its own CA client, the signals back to default. */
 static void
 selfcert_child(const struct config *cfg)

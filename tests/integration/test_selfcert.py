@@ -80,3 +80,47 @@ def test_reissue_changes_the_sans(short):
     while sans(served(s)) != ["ra.example.test", "127.0.0.1"]:
         assert time.monotonic() < deadline, "nginx did not reload"
         time.sleep(0.2)
+
+
+def get_ip(stack, path, who=None):
+    """GET through nginx at 127.0.0.1, the one name this stack's ra.crt has."""
+    import http.client
+    import json
+    ctx = ssl.create_default_context(cafile=stack.ca_cert)
+    if who is not None:
+        ctx.load_cert_chain(who.cert, who.key)
+    conn = http.client.HTTPSConnection("127.0.0.1", stack.ra_port, timeout=30, context=ctx)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        body = r.read()
+        return r.status, (json.loads(body) if body.startswith(b"{") else body)
+    finally:
+        conn.close()
+
+
+def health(stack, who):
+    status, body = get_ip(stack, "/api/v1/health", who)
+    assert status == 200 and body["status"] == "success", (status, body)
+    return body["data"]
+
+
+def test_admin_health_tells_when_ra_crt_is_due(short, tmp_path):
+    from mtls_helpers import generate_identity, ra_admin
+    s = short
+    admin = generate_identity(s, str(tmp_path), "health-admin", "admin")
+    ra_admin(s, "add", admin.dn)
+    data = health(s, admin)
+    ra, ca = data["certificates"]["ra.crt"], data["certificates"]["ca.crt"]
+    assert ra["status"] == "ok" and ra["not_after"] > ra["renew_at"], ra
+    assert ca["status"] == "ok", ca
+    assert data["warnings"] == [], data
+    # Anyone else gets no such detail.
+    assert get_ip(s, "/api/v1/health")[0] in (401, 403)
+    # The CA away past the renewal time: the renewal cannot happen, health says so.
+    s.stop_devca()
+    time.sleep(LIFE * 2 / 3 + 1)
+    data = health(s, admin)
+    assert data["certificates"]["ra.crt"]["status"] == "renewal due", data
+    assert any("ra.crt" in w for w in data["warnings"]), data
+    assert "could not be renewed" in open(s.log_path("ra")).read()
