@@ -286,12 +286,37 @@ ra_register_child(const struct config *cfg, char *given_seed)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
+/* ca.crt replaced by the CA's current certificate when they differ. */
+static int
+ra_update_ca_crt(const struct config *cfg, const char *ca_pem)
+{
+	char path[PATH_MAX];
+	struct cert_file cur = { 0 };
+	bool same;
+
+	if (config_path(cfg, "ca.crt", path, sizeof(path)) != 0)
+		return -1;
+	same = cert_file_load(&cur, path) == 0 && cert_same(cur.crt, ca_pem);
+	cert_file_free(&cur);
+	if (same)
+		return 0;
+	if (fs_write_atomic(path, ca_pem, strlen(ca_pem), 0644) != 0) {
+		log_error("cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	log_warn("the CA's certificate changed (same CA, same key): wrote the new one to %s",
+	    path);
+	ra_nginx_reload(cfg);
+	return 0;
+}
+
 /*
  * A data directory registered with another CA (a development CA's, say,
  * before the real one is configured) would serve that CA's certificates
  * without a word.  Its ra.crt must be signed by the configured CA's
  * certificate (which a CA certificate renewed on the same key still is).
- * A CA that does not answer now cannot say: start anyway.
+ * A CA that does not answer now cannot say: start anyway.  The same CA with
+ * another certificate than ca.crt renewed it: ca.crt becomes the new one.
  */
 static int
 ra_check_own_ca(const struct config *cfg)
@@ -318,6 +343,8 @@ ra_check_own_ca(const struct config *cfg)
 		    "%s away to register again", cfg->data_dir, cfg->ca_host, cfg->ca_port,
 		    cfg->data_dir);
 		rc = -1;
+	} else {
+		rc = ra_update_ca_crt(cfg, ca_pem);
 	}
 	free(crt);
 	free(ca_pem);

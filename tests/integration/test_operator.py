@@ -311,3 +311,31 @@ def test_root_leaves_no_root_owned_file_in_another_users_data_directory(op, tmp_
         assert all(uid == 65534 for uid in owners.values()), (argv, owners, r.stderr)
         if r.returncode != 0:
             assert "runuser" in r.stderr, r.stderr
+
+
+def test_start_notices_that_the_ca_certificate_changed(fresh_stack):
+    """The same CA with another certificate (renewed on its key): start
+    takes the CA's current one into ca.crt, and says so."""
+    import datetime
+    from cryptography import x509 as cx509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from mtls_helpers import stack_ca
+    s = fresh_stack
+    s.start_devca()
+    s.start_ra()
+    s.stop_ra()
+    ca_cert, ca_key = stack_ca(s)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    older = (cx509.CertificateBuilder().subject_name(ca_cert.subject)
+             .issuer_name(ca_cert.subject).public_key(ca_key.public_key())
+             .serial_number(cx509.random_serial_number())
+             .not_valid_before(now - datetime.timedelta(days=2))
+             .not_valid_after(now + datetime.timedelta(days=20))
+             .add_extension(cx509.BasicConstraints(ca=True, path_length=None), critical=True)
+             .sign(ca_key, hashes.SHA256()))
+    with open(s.ca_cert, "wb") as f:
+        f.write(older.public_bytes(serialization.Encoding.PEM))
+    s.start_ra()
+    with open(s.ca_cert, "rb") as f:
+        assert cx509.load_pem_x509_certificate(f.read()) == ca_cert
+    assert "certificate changed" in open(s.log_path("ra")).read()
