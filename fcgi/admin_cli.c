@@ -343,12 +343,15 @@ admin_enrol_write(struct admin_enrolment *e)
 static void
 admin_enrol_curl(const struct config *cfg, const struct admin_enrolment *e)
 {
-	char base[CONFIG_STR + 16], cacrt[PATH_MAX];
+	char base[CONFIG_STR + 16], cacrt[PATH_MAX], host[CERT_NAME_MAX + 2];
 	size_t n = strlen(cfg->base_url);
 
+	/* Without a base URL, a name of ra.crt: curl checks the server's name. */
 	if (n > 0)
 		snprintf(base, sizeof(base), "%.*s", (int)(cfg->base_url[n - 1] == '/' ? n - 1 : n),
 		    cfg->base_url);
+	else if (ra_self_name(cfg, host, sizeof(host)) == 0)
+		snprintf(base, sizeof(base), "https://%s:%d", host, cfg->ra_port);
 	else
 		snprintf(base, sizeof(base), "https://%s:%d", cfg->ra_host, cfg->ra_port);
 	if (config_path(cfg, "ca.crt", cacrt, sizeof(cacrt)) != 0)

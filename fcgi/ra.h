@@ -62,6 +62,9 @@ int ra_self_reissue(const struct config *cfg, struct ca_client *ca, const char *
  * renews ra.crt in a child process once it is due. */
 void selfcert_tick(const struct config *cfg);
 int cmd_reissue(const struct config *cfg);
+/* The first SAN of ra.crt, as the host of a URL: a name the RA's
+ * certificate is valid for.  -1 when there is none. */
+int ra_self_name(const struct config *cfg, char *out, size_t outlen);
 /* Adds "certificates" (ra.crt and ca.crt: their end, the renewal time,
  * a status) and "warnings" (what needs an operator) to data. */
 void ra_self_status(const struct config *cfg, json_object *data);

@@ -209,6 +209,20 @@ ra_self_status(const struct config *cfg, json_object *data)
 	json_object_object_add(data, "warnings", warnings);
 }
 
+int
+ra_self_name(const struct config *cfg, char *out, size_t outlen)
+{
+	struct selfcert_info i;
+	size_t n;
+
+	if (selfcert_read(cfg, "ra.crt", &i) != 0 || (n = strcspn(i.sans, ",")) == 0)
+		return -1;
+	/* An IPv6 address goes in brackets in a URL. */
+	if (memchr(i.sans, ':', n) != NULL)
+		return snprintf(out, outlen, "[%.*s]", (int)n, i.sans) < (int)outlen ? 0 : -1;
+	return snprintf(out, outlen, "%.*s", (int)n, i.sans) < (int)outlen ? 0 : -1;
+}
+
 /* The renewing child: its own CA client, the signals back to default. */
 static void
 selfcert_child(const struct config *cfg)

@@ -54,6 +54,8 @@ def test_enrol_writes_a_working_admin_identity(st, tmp_path):
     curl = [line for line in r.stdout.splitlines() if line.startswith("curl ")]
     assert len(curl) == 1, r.stdout
     assert "/api/v1/admins" in curl[0] and str(crt) in curl[0]
+    # No base URL: the host is a name of ra.crt (its first SAN), not UPKI_RA_HOST.
+    assert f"https://localhost:{st.ra_port}/" in curl[0], curl[0]
     data = success_json(call(st, Ident(str(crt), str(key)), "GET", "/api/v1/admins"))
     assert any(a["dn"].endswith("CN=alice") or "CN=alice/" in a["dn"] for a in data)
     c2 = subprocess.run(curl[0] + " -s -o /dev/null -w '%{http_code}'", shell=True,
