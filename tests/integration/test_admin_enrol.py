@@ -145,3 +145,38 @@ def test_admin_add_cert_needs_a_certificate(st, tmp_path):
     r = ra(st, "admin", "add", "--cert", str(bad))
     assert r.returncode == 1
     assert "certificate" in r.stderr
+
+
+def test_enrol_asks_the_password_on_the_terminal_without_echo(st, tmp_path):
+    import pty
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.chdir(str(tmp_path))
+        os.execve(RA, [RA, "admin", "enrol", "frank"], st.ra_env())
+    out = b""
+
+    def read_until(text):
+        nonlocal out
+        while text not in out:
+            chunk = os.read(fd, 1024)
+            assert chunk, out
+            out += chunk
+
+    read_until(b"password for")
+    os.write(fd, b"tty secret\n")
+    read_until(b"the same again")
+    os.write(fd, b"tty secret\n")
+    try:
+        while True:
+            chunk = os.read(fd, 1024)
+            if not chunk:
+                break
+            out += chunk
+    except OSError:
+        pass            # the child closed the terminal
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, out
+    assert b"tty secret" not in out         # no echo
+    k, c, _ = pkcs12.load_key_and_certificates((tmp_path / "frank.p12").read_bytes(),
+                                               b"tty secret")
+    assert k is not None and c is not None
