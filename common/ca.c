@@ -25,6 +25,7 @@ struct ca_client {
 	int timeout_ms;
 	void (*on_wait)(void *);
 	void *on_wait_arg;
+	bool down;              /* the last exchange had no answer */
 };
 
 const char *
@@ -184,6 +185,19 @@ ca_reply_decode(const char *task, const char *reply, size_t len, json_object **d
 	return r;
 }
 
+/* The operator hears of an outage once per process, when it starts and
+ * when it ends, not once per request. */
+static void
+ca_note_outage(struct ca_client *ca, enum ca_result r, const char *msg)
+{
+	if (r == CA_ERR_UNREACHABLE && !ca->down)
+		log_warn("the CA at %s does not answer (%s); what needs it fails until it does",
+		    ca->endpoint, msg);
+	else if (r != CA_ERR_UNREACHABLE && ca->down)
+		log_info("the CA at %s answers again", ca->endpoint);
+	ca->down = r == CA_ERR_UNREACHABLE;
+}
+
 enum ca_result
 ca_call(struct ca_client *ca, const char *task, json_object *params, bool read_only,
     json_object **data, char *msg, size_t msglen)
@@ -192,7 +206,9 @@ ca_call(struct ca_client *ca, const char *task, json_object *params, bool read_o
 	char *reply = NULL;
 	size_t replylen = 0;
 	enum ca_result r;
-	int tries = read_only ? 2 : 1;
+	/* Not again when the CA is known to be away: the caller would wait
+	 * twice the timeout for the same silence. */
+	int tries = read_only && !ca->down ? 2 : 1;
 
 	*data = NULL;
 	msg[0] = '\0';
@@ -204,6 +220,7 @@ ca_call(struct ca_client *ca, const char *task, json_object *params, bool read_o
 		r = ca_exchange(ca, jsonx_print(req), &reply, &replylen, msg, msglen);
 	} while (r == CA_ERR_UNREACHABLE && --tries > 0);
 	json_object_put(req);
+	ca_note_outage(ca, r, msg);
 	if (r != CA_OK) {
 		log_debug("CA task %s: %s", task, msg);
 		return r;
@@ -526,10 +543,11 @@ ca_task_string(struct ca_client *ca, const char *task, bool read_only, char **ou
 	return r;
 }
 
-enum ca_result
-ca_get_ca_pem(struct ca_client *ca, char **out, char *msg, size_t msglen)
+/* retry: sent again once after a timeout, as every read-only task. */
+static enum ca_result
+ca_get_ca(struct ca_client *ca, bool retry, char **out, char *msg, size_t msglen)
 {
-	enum ca_result r = ca_task_string(ca, "get_ca", true, out, msg, msglen);
+	enum ca_result r = ca_task_string(ca, "get_ca", retry, out, msg, msglen);
 
 	if (r == CA_OK && strstr(*out, "-----BEGIN CERTIFICATE-----") == NULL) {
 		snprintf(msg, msglen, "CA certificate from get_ca is not PEM");
@@ -538,6 +556,18 @@ ca_get_ca_pem(struct ca_client *ca, char **out, char *msg, size_t msglen)
 		return CA_ERR_PROTOCOL;
 	}
 	return r;
+}
+
+enum ca_result
+ca_get_ca_pem(struct ca_client *ca, char **out, char *msg, size_t msglen)
+{
+	return ca_get_ca(ca, true, out, msg, msglen);
+}
+
+enum ca_result
+ca_probe(struct ca_client *ca, char **out, char *msg, size_t msglen)
+{
+	return ca_get_ca(ca, false, out, msg, msglen);
 }
 
 enum ca_result

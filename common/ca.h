@@ -3,9 +3,11 @@
  * reply at a time (docs/CA-PROTOCOL.md).  A REQ socket whose reply timed out is
  * stuck in the "waiting for reply" state for good, so after a timeout the
  * socket is closed with linger 0 and a fresh one is made for the next call.
- * Read-only tasks are retried once on a timeout; tasks that change state at
- * the CA (sign above all) are never retried here: sending `sign` twice could
- * issue two certificates.
+ * Read-only tasks are retried once on a timeout, unless the last exchange
+ * already had no answer; tasks that change state at the CA (sign above all)
+ * are never retried here: sending `sign` twice could issue two certificates.
+ * The client logs when the CA stops answering and when it answers again,
+ * once each per outage.
  */
 #ifndef UPKI_CA_H
 #define UPKI_CA_H
@@ -123,6 +125,9 @@ enum ca_result ca_register(struct ca_client *ca, const char *seed, const char *c
 
 /* `get_ca`: the CA certificate, PEM, malloc'd. */
 enum ca_result ca_get_ca_pem(struct ca_client *ca, char **out, char *msg, size_t msglen);
+/* The same, sent once and never again after a timeout: whether the CA
+ * answers, said within the timeout (health, start). */
+enum ca_result ca_probe(struct ca_client *ca, char **out, char *msg, size_t msglen);
 /* The CRL as PEM (the CA sends base64 DER), malloc'd: the current one
  * (`get_crl`), or a fresh one (`generate_crl`) when fresh is true. */
 enum ca_result ca_get_crl_pem(struct ca_client *ca, bool fresh, char **out, char *msg,

@@ -53,6 +53,22 @@ done:
 	return out;
 }
 
+unsigned char *
+cert_crl_pem_to_der(const char *pem, size_t *len)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	X509_CRL *crl = bio != NULL ? PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL) : NULL;
+	unsigned char *der = NULL;
+	int n = crl != NULL ? i2d_X509_CRL(crl, &der) : -1;
+
+	BIO_free(bio);
+	X509_CRL_free(crl);
+	if (n <= 0)
+		return NULL;
+	*len = (size_t)n;
+	return der;
+}
+
 X509 *
 cert_from_pem(const char *pem)
 {

@@ -18,6 +18,9 @@
 
 /* DER CRL -> PEM text (malloc'd), NULL if the DER is not a CRL. */
 char *cert_crl_der_to_pem(const unsigned char *der, size_t len);
+/* The first CRL of a PEM text as DER (OPENSSL_malloc'd: OPENSSL_free it),
+ * NULL if there is none. */
+unsigned char *cert_crl_pem_to_der(const char *pem, size_t *len);
 
 /* First certificate of a PEM text, or NULL. */
 X509 *cert_from_pem(const char *pem);

@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <stddef.h>
@@ -9,7 +10,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-enum config_type { CONFIG_T_STR, CONFIG_T_PORT, CONFIG_T_INT, CONFIG_T_BOOL };
+/* CONFIG_T_DOMAIN: a string that is empty or a DNS name. */
+enum config_type { CONFIG_T_STR, CONFIG_T_PORT, CONFIG_T_INT, CONFIG_T_BOOL, CONFIG_T_DOMAIN };
 
 struct config_key {
 	const char *flag;
@@ -27,6 +29,7 @@ struct config_key {
 #define P(f, e, m, d) { f, e, CONFIG_T_PORT, offsetof(struct config, m), d, 1, 65535 }
 #define I(f, e, m, d, lo, hi) { f, e, CONFIG_T_INT, offsetof(struct config, m), d, lo, hi }
 #define B(f, e, m, d) { f, e, CONFIG_T_BOOL, offsetof(struct config, m), d, 0, 0 }
+#define D(f, e, m, d) { f, e, CONFIG_T_DOMAIN, offsetof(struct config, m), d, 0, 0 }
 
 static const struct config_key config_keys[] = {
 	S("data-dir", "UPKI_DATA_DIR", data_dir, "~/.upki/ra"),
@@ -57,6 +60,7 @@ static const struct config_key config_keys[] = {
 	I("rate-accounts", "UPKI_RA_RATE_ACCOUNTS", rate_accounts, "20", 0, 1000000),
 	S("tos-url", "UPKI_RA_TOS_URL", tos_url, ""),
 	S("openapi-file", "UPKI_RA_OPENAPI_FILE", openapi_file, ""),
+	D("caa-identity", "UPKI_RA_CAA_IDENTITY", caa_identity, ""),
 	S("listen", "UPKI_RA_LISTEN", listen, ""),
 	S("fcgi-auth-file", "UPKI_RA_FCGI_AUTH_FILE", fcgi_auth_file, ""),
 	I("workers", "UPKI_RA_WORKERS", workers, CONFIG_CPUS, 1, 256),
@@ -134,6 +138,33 @@ config_expand(const char *value, char *out, size_t outlen)
 	return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
 }
 
+/* A DNS name: labels of letters, digits and inner hyphens, no port, not
+ * an IP address (a name whose last label is all digits). */
+static bool
+config_is_domain(const char *name)
+{
+	size_t label = 0, len = strlen(name);
+	bool digits = true;
+
+	if (len == 0 || len > 253 || name[len - 1] == '.')
+		return false;
+	for (const char *p = name; *p != '\0'; p++) {
+		if (*p == '.') {
+			if (label == 0 || p[-1] == '-')
+				return false;
+			label = 0;
+			digits = true;
+			continue;
+		}
+		if (!isalnum((unsigned char)*p) && (*p != '-' || label == 0))
+			return false;
+		digits &= isdigit((unsigned char)*p) != 0;
+		if (++label > 63)
+			return false;
+	}
+	return name[len - 1] != '-' && !digits;
+}
+
 static int
 config_apply(struct config *cfg, const struct config_key *k, const char *value,
     const char *source, char *err, size_t errlen)
@@ -144,6 +175,10 @@ config_apply(struct config *cfg, const struct config_key *k, const char *value,
 	switch (k->type) {
 	case CONFIG_T_STR:
 		rc = config_expand(value, field, CONFIG_STR);
+		break;
+	case CONFIG_T_DOMAIN:
+		rc = *value == '\0' || config_is_domain(value) ? config_expand(value, field,
+		    CONFIG_STR) : -1;
 		break;
 	case CONFIG_T_PORT:
 	case CONFIG_T_INT:
@@ -236,6 +271,7 @@ config_to_json(const struct config *cfg)
 
 		switch (k->type) {
 		case CONFIG_T_STR:
+		case CONFIG_T_DOMAIN:
 			v = json_object_new_string(field);
 			break;
 		case CONFIG_T_PORT:
@@ -249,4 +285,94 @@ config_to_json(const struct config *cfg)
 		json_object_object_add(o, k->env, v);
 	}
 	return o;
+}
+
+/* The host of the base URL: after "scheme://", up to a port, path or end;
+ * an IPv6 literal ("[...]") is no domain name and gives "". */
+static void
+config_url_host(const char *url, char *out, size_t outlen)
+{
+	const char *p = strstr(url, "://");
+	size_t n;
+
+	p = p != NULL ? p + 3 : url;
+	n = strcspn(p, ":/?#");
+	if (*p == '[' || n >= outlen)
+		n = 0;
+	for (size_t i = 0; i < n; i++)
+		out[i] = (char)tolower((unsigned char)p[i]);
+	out[n] = '\0';
+}
+
+int
+config_caa_identity(const struct config *cfg, char *out, size_t outlen)
+{
+	char host[CONFIG_STR];
+
+	if (cfg->caa_identity[0] != '\0') {
+		snprintf(out, outlen, "%s", cfg->caa_identity);
+		return 0;
+	}
+	config_url_host(cfg->base_url, host, sizeof(host));
+	if (config_is_domain(host)) {
+		snprintf(out, outlen, "%s", host);
+		return 0;
+	}
+	/* A CN of one label ("RA", the default) names no host. */
+	if (strchr(cfg->ra_cn, '.') != NULL && config_is_domain(cfg->ra_cn)) {
+		config_url_host(cfg->ra_cn, out, outlen);
+		return 0;
+	}
+	return -1;
+}
+
+/* One "KEY=value" line of an EnvironmentFile=: the value without the quotes
+ * around it, if any.  Only UPKI_ variables: the file must not set PATH or
+ * LD_PRELOAD for a command run by hand. */
+static void
+config_env_line(char *line)
+{
+	char *eq = strchr(line, '='), *value;
+	size_t n;
+
+	while (*line == ' ' || *line == '\t')
+		line++;
+	if (*line == '#' || eq == NULL || strncmp(line, "UPKI_", 5) != 0)
+		return;
+	*eq = '\0';
+	for (const char *k = line; *k != '\0'; k++)
+		if (!isupper((unsigned char)*k) && !isdigit((unsigned char)*k) && *k != '_')
+			return;
+	value = eq + 1;
+	n = strlen(value);
+	while (n > 0 && (value[n - 1] == '\r' || value[n - 1] == ' ' || value[n - 1] == '\t'))
+		value[--n] = '\0';
+	if (n >= 2 && (value[0] == '"' || value[0] == '\'') && value[n - 1] == value[0]) {
+		value[n - 1] = '\0';
+		value++;
+	}
+	setenv(line, value, 0);
+}
+
+int
+config_env_file(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "r");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (f == NULL) {
+		snprintf(err, errlen, "cannot read the environment file %.256s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	while ((n = getline(&line, &cap, f)) >= 0) {
+		if (n > 0 && line[n - 1] == '\n')
+			line[n - 1] = '\0';
+		config_env_line(line);
+	}
+	free(line);
+	fclose(f);
+	return 0;
 }

@@ -49,6 +49,7 @@ struct config {
 	int admin_cache_s;                 /* how long the CA's admin list is kept */
 	char tos_url[CONFIG_STR];
 	char openapi_file[CONFIG_STR];     /* "": beside the program */
+	char caa_identity[CONFIG_STR];     /* "": derived, see config_caa_identity */
 	char listen[CONFIG_STR]; /* FastCGI socket; empty = <data_dir>/fcgi.sock */
 	char fcgi_auth_file[CONFIG_STR]; /* nginx's include file of the secret */
 	int workers;
@@ -56,6 +57,11 @@ struct config {
 	char log_level[16];
 };
 
+/* The UPKI_ variables of a systemd EnvironmentFile= ("KEY=value" lines,
+ * '#' comments, optional quotes) into the environment, where a variable
+ * that is set already wins, as it does over systemd's file.  Before
+ * config_load; -1 with a message when the file cannot be read. */
+int config_env_file(const char *path, char *err, size_t errlen);
 /* Defaults, then the environment.  Fails on an unparsable value. */
 int config_load(struct config *cfg, char *err, size_t errlen);
 /* Applies one command-line flag (name without the leading dashes).
@@ -69,6 +75,11 @@ void config_usage(FILE *out);
 
 /* Paths inside the data directory. */
 int config_path(const struct config *cfg, const char *name, char *out, size_t outlen);
+
+/* The domain name of the ACME directory's caaIdentities (RFC 8659): the
+ * setting, else the host of the base URL, else the CN when it is a domain
+ * name; -1 when there is none. */
+int config_caa_identity(const struct config *cfg, char *out, size_t outlen);
 
 /* The effective settings as JSON, for GET /api/v1/config. */
 json_object *config_to_json(const struct config *cfg);

@@ -137,13 +137,52 @@ dn_read_value(const char *p, char *out, size_t outlen)
 	return n > 0 ? p : NULL;
 }
 
+/* What the text of a comma-separated DN looked like: which tool wrote it. */
+struct dn_seen {
+	bool spaced;            /* "K = V": OpenSSL's default one-line form */
+	bool bare;              /* "K=V": RFC 2253 */
+	bool comma_space;       /* ", " between attributes */
+	bool quoted;            /* a "..." value (the one-line form quotes) */
+};
+
+/* A "..." value of OpenSSL's one-line form; backslash escapes as in RFC
+ * 2253.  Returns what follows the closing quote. */
+static const char *
+dn_read_quoted(const char *p, char *out, size_t outlen)
+{
+	size_t n = 0;
+
+	for (p++; *p != '"'; n++) {
+		char c = *p++;
+
+		if (c == '\\' && isxdigit((unsigned char)p[0]) && isxdigit((unsigned char)p[1])) {
+			char hex[3] = { p[0], p[1], '\0' };
+
+			c = (char)strtol(hex, NULL, 16);
+			p += 2;
+		} else if (c == '\\') {
+			c = *p++;
+		}
+		if (c == '\0' || c == '/' || c == '+' || n + 1 >= outlen)
+			return NULL;
+		out[n] = c;
+	}
+	out[n] = '\0';
+	for (p++; *p == ' ';)
+		p++;
+	return n > 0 && (*p == '\0' || *p == ',' || *p == '+') ? p : NULL;
+}
+
+/* "K=V,K=V+K=V" (RFC 2253) or "K = V, K = V + K = V" (OpenSSL's one-line
+ * form), in the order written; seen says which. */
 static int
-dn_parse_rfc2253(const char *in, struct dn_rdn *rdns, int *n)
+dn_parse_text(const char *in, struct dn_rdn *rdns, int *n, struct dn_seen *seen)
 {
 	const char *p = in;
 	bool plus = false;
 
 	*n = 0;
+	memset(seen, 0, sizeof(*seen));
 	while (*p != '\0') {
 		struct dn_rdn *r;
 		size_t k;
@@ -152,18 +191,31 @@ dn_parse_rfc2253(const char *in, struct dn_rdn *rdns, int *n)
 			return -1;
 		r = &rdns[(*n)++];
 		r->plus = plus;
+		if (*n > 1 && *p == ' ')
+			seen->comma_space = true;
 		while (*p == ' ')
 			p++;
 		k = strcspn(p, "=");
 		if (p[k] != '=' || k == 0 || k >= sizeof(r->key))
 			return -1;
 		memcpy(r->key, p, k);
+		if (p[k - 1] == ' ' || p[k + 1] == ' ')
+			seen->spaced = true;
+		else
+			seen->bare = true;
+		while (k > 0 && r->key[k - 1] == ' ')
+			k--;
 		r->key[k] = '\0';
 		for (size_t i = 0; i < k; i++)
 			if (!isalnum((unsigned char)r->key[i]) && r->key[i] != '.')
 				return -1;
 		dn_key_normalise(r->key);
-		if ((p = dn_read_value(p + k + 1, r->value, sizeof(r->value))) == NULL)
+		for (p += strcspn(p, "=") + 1; *p == ' ';)
+			p++;
+		seen->quoted |= *p == '"';
+		p = *p == '"' ? dn_read_quoted(p, r->value, sizeof(r->value)) :
+		    dn_read_value(p, r->value, sizeof(r->value));
+		if (p == NULL)
 			return -1;
 		plus = *p == '+';
 		if (*p == ',' || *p == '+')
@@ -211,14 +263,60 @@ int
 dn_canonical(const char *in, char *out, size_t outlen)
 {
 	struct dn_rdn rdns[DN_MAX_RDNS];
+	struct dn_seen seen;
 	int n;
 
 	if (strlen(in) >= DN_MAX)
 		return -1;
 	if (in[0] == '/')
 		return dn_parse_slash(in, rdns, &n) == 0 ? dn_join(rdns, n, false, out, outlen) : -1;
-	/* RFC 2253 lists the most specific RDN first: reverse it. */
-	return dn_parse_rfc2253(in, rdns, &n) == 0 ? dn_join(rdns, n, true, out, outlen) : -1;
+	/* RFC 2253 lists the most specific RDN first: reverse it.  nginx's
+	 * text never has the one-line form's spaces or quotes. */
+	if (dn_parse_text(in, rdns, &n, &seen) != 0 || seen.spaced || seen.quoted)
+		return -1;
+	return dn_join(rdns, n, true, out, outlen);
+}
+
+/* The number of RDNs (a multi-valued one counts once). */
+static int
+dn_rdn_count(const struct dn_rdn *rdns, int n)
+{
+	int count = 0;
+
+	for (int i = 0; i < n; i++)
+		count += !rdns[i].plus;
+	return count;
+}
+
+int
+dn_operator(const char *in, char *out, size_t outlen, const char **form)
+{
+	struct dn_rdn rdns[DN_MAX_RDNS];
+	struct dn_seen seen;
+	int n;
+
+	while (*in == ' ')
+		in++;
+	if (strncasecmp(in, "subject=", 8) == 0)
+		in += 8;
+	while (*in == ' ')
+		in++;
+	if (strlen(in) >= DN_MAX)
+		return DN_BAD;
+	if (in[0] == '/') {
+		*form = "the RA's form, in certificate order";
+		return dn_parse_slash(in, rdns, &n) == 0 &&
+		    dn_join(rdns, n, false, out, outlen) == 0 ? 0 : DN_BAD;
+	}
+	if (dn_parse_text(in, rdns, &n, &seen) != 0)
+		return DN_BAD;
+	/* One RDN reads the same both ways. */
+	if (dn_rdn_count(rdns, n) > 1 && (seen.spaced ? seen.bare :
+	    seen.comma_space || seen.quoted))
+		return DN_AMBIGUOUS;
+	*form = seen.spaced ? "OpenSSL's one-line form, in certificate order" :
+	    "RFC 2253, most specific first";
+	return dn_join(rdns, n, !seen.spaced, out, outlen) == 0 ? 0 : DN_BAD;
 }
 
 /* Straight from the ASN.1 entries: the one-line text would let a value

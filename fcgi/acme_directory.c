@@ -47,18 +47,20 @@ acme_directory_profiles(const struct config *cfg)
 static json_object *
 acme_directory_meta(struct ra_ctx *ctx, const struct http_request *req)
 {
-	json_object *meta = json_object_new_object(), *caa = json_object_new_array();
-	char base[ACME_URL_MAX];
-	const char *host;
+	json_object *meta = json_object_new_object(), *caa;
+	char base[ACME_URL_MAX], identity[CONFIG_STR];
 
 	acme_base(ctx, req, base, sizeof(base));
 	if (ctx->cfg->tos_url[0] != '\0')
 		json_object_object_add(meta, "termsOfService",
 		    json_object_new_string(ctx->cfg->tos_url));
 	json_object_object_add(meta, "website", json_object_new_string(base));
-	host = strstr(base, "://");
-	json_object_array_add(caa, json_object_new_string(host != NULL ? host + 3 : base));
-	json_object_object_add(meta, "caaIdentities", caa);
+	/* A domain name, without port (RFC 8659): none rather than a wrong one. */
+	if (config_caa_identity(ctx->cfg, identity, sizeof(identity)) == 0) {
+		caa = json_object_new_array();
+		json_object_array_add(caa, json_object_new_string(identity));
+		json_object_object_add(meta, "caaIdentities", caa);
+	}
 	json_object_object_add(meta, "externalAccountRequired",
 	    json_object_new_boolean(ctx->cfg->eab_required));
 	json_object_object_add(meta, "profiles", acme_directory_profiles(ctx->cfg));

@@ -233,6 +233,27 @@ done:
 	store_node_free(&n);
 }
 
+/* -- health ------------------------------------------------------------------- */
+
+/* The public health, and for admins what of the RA's own certificates
+ * needs them: always 200, the warnings say what is wrong. */
+HANDLER(admin_health)
+{
+	json_object *data = json_object_new_object();
+	char msg[256], *pem = NULL;
+	enum ca_result r = ca_probe(ctx->ca, &pem, msg, sizeof(msg));
+
+	(void)req;
+	(void)args;
+	free(pem);
+	json_object_object_add(data, "store", json_object_new_string(
+	    store_ping(ctx->store) == 0 ? "ok" : "error"));
+	json_object_object_add(data, "ca", json_object_new_string(
+	    r == CA_OK || r == CA_ERR_REFUSED ? "ok" : "unreachable"));
+	ra_self_status(ctx->cfg, data);
+	http_rest_data(resp, 200, data);
+}
+
 /* -- admins ------------------------------------------------------------------- */
 
 static void
@@ -250,6 +271,7 @@ HANDLER(admin_admins)
 {
 	json_object *list = json_object_new_array(), *data = NULL;
 	char msg[256], dn[DN_MAX];
+	enum ca_result r;
 
 	(void)req;
 	(void)args;
@@ -259,22 +281,27 @@ HANDLER(admin_admins)
 		return;
 	}
 	/* The CA's own list too: the RA accepts the union. */
-	if (ca_list_admins(ctx->ca, &data, msg, sizeof(msg)) == CA_OK) {
-		for (size_t i = 0; i < json_object_array_length(data); i++) {
-			const char *s = json_object_get_string(json_object_array_get_idx(data, i));
-			json_object *o;
+	r = ca_list_admins(ctx->ca, &data, msg, sizeof(msg));
+	for (size_t i = 0; r == CA_OK && i < json_object_array_length(data); i++) {
+		const char *s = json_object_get_string(json_object_array_get_idx(data, i));
+		json_object *o;
 
-			if (s == NULL || dn_canonical(s, dn, sizeof(dn)) != 0 ||
-			    store_admin_has(ctx->store, dn) != STORE_ADMIN_UNKNOWN)
-				continue;
-			o = json_object_new_object();
-			json_object_object_add(o, "dn", json_object_new_string(dn));
-			json_object_object_add(o, "source", json_object_new_string("ca"));
-			json_object_array_add(list, o);
-		}
+		if (s == NULL || dn_canonical(s, dn, sizeof(dn)) != 0 ||
+		    store_admin_has(ctx->store, dn) != STORE_ADMIN_UNKNOWN)
+			continue;
+		o = json_object_new_object();
+		json_object_object_add(o, "dn", json_object_new_string(dn));
+		json_object_object_add(o, "source", json_object_new_string("ca"));
+		json_object_array_add(list, o);
 	}
 	json_object_put(data);
-	http_rest_data(resp, 200, list);
+	/* A CA without the task has no list to miss; one that failed does. */
+	if (r == CA_OK || r == CA_ERR_UNSUPPORTED) {
+		http_rest_data(resp, 200, list);
+		return;
+	}
+	snprintf(msg, sizeof(msg), "the CA's admins are not included: %s", ca_result_str(r));
+	http_rest_partial(resp, 200, list, msg);
 }
 
 /* Tells the CA too (adding when add, else removing); a CA without admin

@@ -286,6 +286,71 @@ ra_register_child(const struct config *cfg, char *given_seed)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
 }
 
+/* ca.crt replaced by the CA's current certificate when they differ. */
+static int
+ra_update_ca_crt(const struct config *cfg, const char *ca_pem)
+{
+	char path[PATH_MAX];
+	struct cert_file cur = { 0 };
+	bool same;
+
+	if (config_path(cfg, "ca.crt", path, sizeof(path)) != 0)
+		return -1;
+	same = cert_file_load(&cur, path) == 0 && cert_same(cur.crt, ca_pem);
+	cert_file_free(&cur);
+	if (same)
+		return 0;
+	if (fs_write_atomic(path, ca_pem, strlen(ca_pem), 0644) != 0) {
+		log_error("cannot write %s: %s", path, strerror(errno));
+		return -1;
+	}
+	log_warn("the CA's certificate changed (same CA, same key): wrote the new one to %s",
+	    path);
+	ra_nginx_reload(cfg);
+	return 0;
+}
+
+/*
+ * A data directory registered with another CA (a development CA's, say,
+ * before the real one is configured) would serve that CA's certificates
+ * without a word.  Its ra.crt must be signed by the configured CA's
+ * certificate (which a CA certificate renewed on the same key still is).
+ * A CA that does not answer now cannot say: start anyway.  The same CA with
+ * another certificate than ca.crt renewed it: ca.crt becomes the new one.
+ */
+static int
+ra_check_own_ca(const struct config *cfg)
+{
+	char crt_path[PATH_MAX], msg[512], *ca_pem = NULL, *crt;
+	struct ca_client *ca;
+	enum ca_result r;
+	int rc = 0;
+
+	if (config_path(cfg, "ra.crt", crt_path, sizeof(crt_path)) != 0 ||
+	    (ca = ca_client_new(cfg->ca_host, cfg->ca_port, cfg->ca_timeout_ms)) == NULL)
+		return 0;
+	r = ca_probe(ca, &ca_pem, msg, sizeof(msg));
+	ca_client_free(ca);
+	if (r != CA_OK) {
+		log_warn("cannot check that %s belongs to the CA at %s:%d: %s", cfg->data_dir,
+		    cfg->ca_host, cfg->ca_port, msg);
+		return 0;
+	}
+	crt = fs_read(crt_path, CERT_PEM_MAX, NULL);
+	if (crt == NULL || !cert_issued_by(crt, ca_pem)) {
+		log_error("%s belongs to another CA: its ra.crt is not from the CA "
+		    "at %s:%d; give this CA a data directory of its own (--data-dir), or move "
+		    "%s away to register again", cfg->data_dir, cfg->ca_host, cfg->ca_port,
+		    cfg->data_dir);
+		rc = -1;
+	} else {
+		rc = ra_update_ca_crt(cfg, ca_pem);
+	}
+	free(crt);
+	free(ca_pem);
+	return rc;
+}
+
 int
 cmd_start(const struct config *cfg, char *given_seed)
 {
@@ -293,6 +358,10 @@ cmd_start(const struct config *cfg, char *given_seed)
 	struct ca_client *ca;
 	int rc;
 
+	if (ra_registered(cfg) && ra_check_own_ca(cfg) != 0) {
+		ra_forget_seed(given_seed);
+		return 1;
+	}
 	if (!ra_registered(cfg)) {
 		log_info("ra.crt or ra.key missing in %s: registering with the CA",
 		    cfg->data_dir);

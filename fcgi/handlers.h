@@ -13,6 +13,7 @@
 HANDLER(public_health);
 HANDLER(public_ca);
 HANDLER(public_crl);
+HANDLER(public_crl_der);
 HANDLER(public_profiles);
 HANDLER(public_profile);
 HANDLER(public_magic);
@@ -27,6 +28,7 @@ HANDLER(public_certs_cn);
 HANDLER(public_ocsp);
 
 /* admin.c */
+HANDLER(admin_health);
 HANDLER(admin_nodes);
 HANDLER(admin_node_create);
 HANDLER(admin_node_delete);

@@ -88,12 +88,36 @@ http_text(struct http_response *resp, int status, const char *type, const char *
 }
 
 void
+http_bytes(struct http_response *resp, int status, const char *type, const void *data,
+    size_t len)
+{
+	resp->status = status;
+	resp->content_type = type;
+	buf_reset(&resp->body);
+	buf_add(&resp->body, data, len);
+}
+
+void
 http_rest_data(struct http_response *resp, int status, json_object *data)
 {
 	json_object *o = json_object_new_object();
 
 	json_object_object_add(o, "status", json_object_new_string("success"));
 	json_object_object_add(o, "data", data);
+	http_text(resp, status, "application/json", jsonx_print(o));
+	json_object_put(o);
+}
+
+void
+http_rest_partial(struct http_response *resp, int status, json_object *data,
+    const char *message)
+{
+	json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "status", json_object_new_string("success"));
+	json_object_object_add(o, "data", data);
+	json_object_object_add(o, "partial", json_object_new_boolean(true));
+	json_object_object_add(o, "message", json_object_new_string(message));
 	http_text(resp, status, "application/json", jsonx_print(o));
 	json_object_put(o);
 }

@@ -59,10 +59,17 @@ const char *http_status_text(int status);
 /* The REST envelope of DESIGN.md: {"status":"success","data":...} (data is
  * consumed) and {"status":"error","message":...}. */
 void http_rest_data(struct http_response *resp, int status, json_object *data);
+/* A success whose data lacks a part that could not be had: the envelope
+ * says so with "partial": true and a message. */
+void http_rest_partial(struct http_response *resp, int status, json_object *data,
+    const char *message);
 void http_rest_error(struct http_response *resp, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* A body of another type: PEM, text. */
 void http_text(struct http_response *resp, int status, const char *type,
     const char *text);
+/* A binary body (DER). */
+void http_bytes(struct http_response *resp, int status, const char *type, const void *data,
+    size_t len);
 
 #endif

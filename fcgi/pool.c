@@ -208,7 +208,7 @@ pool_init(struct pool *p, const struct config *cfg, int listen_fd,
 
 int
 pool_run(const struct config *cfg, int listen_fd, const struct pool_role *roles,
-    int nroles)
+    int nroles, void (*on_tick)(const struct config *cfg))
 {
 	static struct pool p;   /* large; and one per process */
 	struct timespec tick = { 0, 250 * 1000000L };
@@ -227,6 +227,8 @@ pool_run(const struct config *cfg, int listen_fd, const struct pool_role *roles,
 			pool_reload(&p);
 		pool_reap(&p, false);
 		pool_spawn_due(&p);
+		if (on_tick != NULL)
+			on_tick(cfg);
 	}
 	pool_drain(&p);
 	log_info("stopped");

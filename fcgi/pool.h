@@ -21,8 +21,10 @@ struct pool_role {
 };
 
 /* Forks the children of each role, keeps them running, and returns when
- * SIGTERM or SIGINT has been received and every child has exited. */
+ * SIGTERM or SIGINT has been received and every child has exited.
+ * on_tick (may be NULL) runs in the master at least every quarter of a second; a
+ * child it forks is reaped by the pool. */
 int pool_run(const struct config *cfg, int listen_fd, const struct pool_role *roles,
-    int nroles);
+    int nroles, void (*on_tick)(const struct config *cfg));
 
 #endif

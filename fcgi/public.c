@@ -8,11 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "cert.h"
 #include "fsutil.h"
 #include "handlers.h"
 #include "jsonx.h"
-#include "log.h"
 #include "rest.h"
 
 #define PEM_TYPE "application/x-pem-file"
@@ -22,7 +23,8 @@ HANDLER(public_health)
 	json_object *data = json_object_new_object();
 	char msg[256], *pem = NULL;
 	bool store_ok = store_ping(ctx->store) == 0;
-	enum ca_result r = ca_get_ca_pem(ctx->ca, &pem, msg, sizeof(msg));
+	/* Once: health answers within the CA timeout, not twice it. */
+	enum ca_result r = ca_probe(ctx->ca, &pem, msg, sizeof(msg));
 	bool ca_ok = r == CA_OK || r == CA_ERR_REFUSED;  /* it answered */
 	json_object *o;
 
@@ -37,9 +39,8 @@ HANDLER(public_health)
 		http_rest_data(resp, 200, data);
 		return;
 	}
-	/* The CA's address and the reason stay in the log: anyone may ask. */
-	if (!ca_ok)
-		log_warn("health: the CA does not answer: %s", msg);
+	/* The CA's address and the reason stay in the log (the CA client
+	 * writes it once per outage): anyone may ask. */
 	o = json_object_new_object();
 	json_object_object_add(o, "status", json_object_new_string("error"));
 	json_object_object_add(o, "message", json_object_new_string(!store_ok ?
@@ -80,21 +81,50 @@ HANDLER(public_ca)
 	free(pem);
 }
 
-HANDLER(public_crl)
+/* crl.pem as it is, or fetched first when there is none yet. */
+static bool
+public_crl_pem(struct ra_ctx *ctx, struct http_response *resp)
 {
 	char msg[256];
 
-	(void)req;
-	(void)args;
 	if (public_serve_file(ctx->cfg, "crl.pem", resp))
-		return;
+		return true;
 	if (ra_crl_refresh(ctx->cfg, ctx->ca, false, msg, sizeof(msg)) != 0) {
 		http_header_add(resp, "Retry-After", "30");
 		http_rest_error(resp, 503, "CRL unavailable: %s", msg);
+		return false;
+	}
+	if (!public_serve_file(ctx->cfg, "crl.pem", resp)) {
+		http_rest_error(resp, 500, "cannot read crl.pem");
+		return false;
+	}
+	return true;
+}
+
+HANDLER(public_crl)
+{
+	(void)req;
+	(void)args;
+	public_crl_pem(ctx, resp);
+}
+
+/* The same CRL in DER (RFC 5280 section 4.2.1.13's form), which most software
+ * other than nginx's ssl_crl reads. */
+HANDLER(public_crl_der)
+{
+	unsigned char *der;
+	size_t len;
+
+	(void)req;
+	(void)args;
+	if (!public_crl_pem(ctx, resp))
+		return;
+	if ((der = cert_crl_pem_to_der(resp->body.data, &len)) == NULL) {
+		http_rest_error(resp, 500, "crl.pem holds no CRL");
 		return;
 	}
-	if (!public_serve_file(ctx->cfg, "crl.pem", resp))
-		http_rest_error(resp, 500, "cannot read crl.pem");
+	http_bytes(resp, 200, "application/pkix-crl", der, len);
+	OPENSSL_free(der);
 }
 
 HANDLER(public_profiles)

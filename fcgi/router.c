@@ -29,6 +29,7 @@ static const struct route router_table[] = {
 	{ M_GET | M_HEAD, "/api/v1/public/health", AUTH_PUBLIC, public_health },
 	{ M_GET | M_HEAD, "/api/v1/public/ca", AUTH_PUBLIC, public_ca },
 	{ M_GET | M_HEAD, "/api/v1/public/crl", AUTH_PUBLIC, public_crl },
+	{ M_GET | M_HEAD, "/api/v1/public/crl.der", AUTH_PUBLIC, public_crl_der },
 	{ M_GET | M_HEAD, "/api/v1/public/profiles", AUTH_PUBLIC, public_profiles },
 	{ M_GET | M_HEAD, "/api/v1/public/profiles/*", AUTH_PUBLIC, public_profile },
 	{ M_GET | M_HEAD, "/api/v1/public/magic/*", AUTH_PUBLIC, public_magic },
@@ -41,6 +42,7 @@ static const struct route router_table[] = {
 	{ M_GET | M_HEAD, "/api/v1/ca", AUTH_PUBLIC, public_ca },
 	{ M_GET | M_HEAD, "/api/v1/crl", AUTH_PUBLIC, public_crl },
 
+	{ M_GET | M_HEAD, "/api/v1/health", AUTH_ADMIN, admin_health },
 	{ M_GET | M_HEAD, "/api/v1/nodes", AUTH_ADMIN, admin_nodes },
 	{ M_POST, "/api/v1/nodes", AUTH_ADMIN, admin_node_create },
 	{ M_DELETE, "/api/v1/nodes/*", AUTH_ADMIN, admin_node_delete },

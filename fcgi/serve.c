@@ -66,7 +66,7 @@ cmd_serve(const struct config *cfg)
 		return 1;
 	log_info("serving FastCGI on %s with %d workers and %d spare (CA %s:%d)", desc,
 	    cfg->workers, cfg->spare_workers, cfg->ca_host, cfg->ca_port);
-	rc = pool_run(cfg, fd, roles, (int)(sizeof(roles) / sizeof(roles[0])));
+	rc = pool_run(cfg, fd, roles, (int)(sizeof(roles) / sizeof(roles[0])), selfcert_tick);
 	close(fd);
 	/* A socket we made ourselves goes with us, so that nothing connects
 	 * to a dead socket file; an inherited one belongs to whoever passed it. */

@@ -297,6 +297,8 @@ class Stack:
             "UPKI_RA_RATE_ACCOUNTS": "0",
             # The repository's copy: the build is not installed.
             "UPKI_RA_OPENAPI_FILE": os.path.join(ROOT, "docs", "openapi.yaml"),
+            # Not the settings of an RA installed on this host.
+            "UPKI_RA_ENV_FILE": "",
         })
         env.update(self.extra_env)
         env.update(overrides)
@@ -406,8 +408,11 @@ def run(args):
     home = os.path.expanduser("~/.upki")
     ca_host = os.environ.get("UPKI_CA_HOST")
     seed = os.environ.get("UPKI_CA_SEED")
-    if ca_host and not seed and not os.path.exists(
-            os.path.join(os.environ.get("UPKI_DATA_DIR", home + "/ra"), "ra.crt")):
+    # A real CA's registration apart from the development CA's: upki-ra
+    # start refuses a data directory registered with another CA.
+    data_dir = os.environ.get("UPKI_DATA_DIR") or os.path.join(
+        home, f"ra-{ca_host}" if ca_host else "ra")
+    if ca_host and not seed and not os.path.exists(os.path.join(data_dir, "ra.crt")):
         sys.exit("make run: UPKI_CA_HOST is set: set UPKI_CA_SEED to the CA's seed too")
     stack = Stack(
         home, build=args.build,
@@ -418,8 +423,7 @@ def run(args):
         sans=os.environ.get("UPKI_RA_SANS", "localhost,127.0.0.1"),
         workers=int(os.environ.get("UPKI_RA_WORKERS", "4")),
         validators=int(os.environ.get("UPKI_RA_VALIDATORS", "2")))
-    if os.environ.get("UPKI_DATA_DIR"):
-        stack.data_dir = os.environ["UPKI_DATA_DIR"]
+    stack.data_dir = data_dir
 
     stopping = []
 

@@ -34,6 +34,7 @@ struct devca_opts {
 	const char *seed;
 	bool refuse_cnless;
 	int slow_ms;
+	int ra_seconds;         /* > 0: the `ra` profile's certificates last this long */
 	const char *reserved[DEVCA_MAX_RESERVED];
 	size_t nreserved;
 };
@@ -79,6 +80,7 @@ struct issue_req {
 	const GENERAL_NAMES *sans;      /* NULL or empty: no SAN extension */
 	const struct profile *profile;
 	int days;
+	long seconds;                   /* added to days */
 };
 
 EVP_PKEY *issue_key(const struct profile *p);

@@ -164,7 +164,7 @@ issue_cert(X509 *issuer, EVP_PKEY *sign_key, const struct issue_req *req)
 	    X509_set_subject_name(x, req->subject) != 1 ||
 	    X509_set_issuer_name(x, X509_get_subject_name(issuer != NULL ? issuer : x)) != 1 ||
 	    X509_time_adj_ex(X509_getm_notBefore(x), 0, 0, &now) == NULL ||
-	    X509_time_adj_ex(X509_getm_notAfter(x), req->days, 0, &now) == NULL ||
+	    X509_time_adj_ex(X509_getm_notAfter(x), req->days, req->seconds, &now) == NULL ||
 	    issue_set_key(x, req) != 0)
 		goto fail;
 	X509V3_set_ctx(&ctx, issuer != NULL ? issuer : x, x, NULL, NULL, 0);

@@ -15,7 +15,7 @@
 
 enum {
 	MAIN_OPT_DIR = 256, MAIN_OPT_HOST, MAIN_OPT_PORT, MAIN_OPT_REG_PORT, MAIN_OPT_SEED,
-	MAIN_OPT_REFUSE_CNLESS, MAIN_OPT_SLOW_MS, MAIN_OPT_RESERVED,
+	MAIN_OPT_REFUSE_CNLESS, MAIN_OPT_SLOW_MS, MAIN_OPT_RESERVED, MAIN_OPT_RA_SECONDS,
 };
 
 static const struct option main_options[] = {
@@ -26,6 +26,7 @@ static const struct option main_options[] = {
 	{ "seed", required_argument, NULL, MAIN_OPT_SEED },
 	{ "refuse-cnless", no_argument, NULL, MAIN_OPT_REFUSE_CNLESS },
 	{ "slow-ms", required_argument, NULL, MAIN_OPT_SLOW_MS },
+	{ "ra-seconds", required_argument, NULL, MAIN_OPT_RA_SECONDS },
 	{ "reserved", required_argument, NULL, MAIN_OPT_RESERVED },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -37,7 +38,7 @@ main_usage(FILE *out)
 	fprintf(out,
 	    "usage: upki-devca --dir DIR [--host 127.0.0.1] [--port 5000] [--reg-port PORT+1]\n"
 	    "                  [--seed SEED] [--refuse-cnless] [--slow-ms N]\n"
-	    "                  [--reserved localhost,...]\n"
+	    "                  [--reserved localhost,...] [--ra-seconds N]\n"
 	    "The seed comes from --seed or UPKI_CA_SEED.  Port 0 binds a free port;\n"
 	    "the ready line on stderr shows the ones bound.\n");
 }
@@ -99,6 +100,8 @@ main_option(struct devca_opts *opts, int c, const char *arg, const char **reserv
 		return 0;
 	case MAIN_OPT_SLOW_MS:
 		return main_int("slow-ms", arg, 0, 600000, &opts->slow_ms);
+	case MAIN_OPT_RA_SECONDS:
+		return main_int("ra-seconds", arg, 0, 86400, &opts->ra_seconds);
 	case MAIN_OPT_RESERVED:
 		*reserved = arg;
 		return 0;

@@ -32,12 +32,18 @@ static json_object *
 task_issue(struct task_ctx *t, const struct issue_req *req, const char *name)
 {
 	struct authority *ca = &t->dc->ca;
+	struct issue_req r = *req;
 	json_object *data = NULL;
 	struct reg_cert c;
 	X509 *x;
 
+	/* --ra-seconds: an RA certificate that the RA must renew within a test. */
+	if (t->dc->opts->ra_seconds > 0 && strcmp(req->profile->name, "ra") == 0) {
+		r.days = 0;
+		r.seconds = t->dc->opts->ra_seconds;
+	}
 	memset(&c, 0, sizeof(c));
-	if ((x = issue_cert(ca->cert, ca->key, req)) == NULL) {
+	if ((x = issue_cert(ca->cert, ca->key, &r)) == NULL) {
 		task_fail(t, 600, "Cannot issue the certificate");
 		return NULL;
 	}
@@ -143,7 +149,7 @@ task_sign(struct task_ctx *t)
 		goto done;
 	}
 	req = (struct issue_req){ subject, NULL, X509_REQ_get_X509_PUBKEY(csr), sans, p,
-	    p->days };
+	    p->days, 0 };
 	t->data = task_issue(t, &req, name);
 done:
 	X509_NAME_free(subject);
@@ -194,7 +200,7 @@ task_keyed(struct task_ctx *t, const char *cn, const GENERAL_NAMES *sans,
 		task_fail(t, 600, "Cannot make the key");
 		goto done;
 	}
-	req = (struct issue_req){ subject, key, NULL, sans, p, p->days };
+	req = (struct issue_req){ subject, key, NULL, sans, p, p->days, 0 };
 	if ((data = task_issue(t, &req, cn)) == NULL)
 		goto done;
 	codec_dn(subject, dn, sizeof(dn));
@@ -319,7 +325,7 @@ task_renew(struct task_ctx *t)
 		goto done;
 	}
 	req = (struct issue_req){ X509_get_subject_name(old), NULL, X509_get_X509_PUBKEY(old),
-	    sans, p, days };
+	    sans, p, days, 0 };
 	t->data = task_issue(t, &req, node.cn);
 done:
 	GENERAL_NAMES_free(sans);

@@ -271,6 +271,15 @@ client_for_silence(void)
 	return cur_client;
 }
 
+/* A new client for the same fake: one that has not yet seen the CA silent. */
+static void
+client_again(void)
+{
+	ca_client_free(cur_client);
+	cur_client = ca_client_new("127.0.0.1", cur_fake->port, TIMEOUT_MS);
+	assert_non_null(cur_client);
+}
+
 /* A call that must fail with want and leave *data NULL; returns msg. */
 static const char *
 call_fails(struct ca_client *ca, const char *task, bool read_only, enum ca_result want)
@@ -921,6 +930,7 @@ test_silent_ca_retries_reads_once(void **state)
 	for (size_t i = 0; i < N_TYPED; i++) {
 		if (!typed_tasks[i].read_only)
 			continue;
+		client_again();
 		typed_on_silence(&typed_tasks[i]);
 		n++;
 	}
@@ -937,7 +947,27 @@ test_silent_ca_call_flag(void **state)
 	call_fails(cur_client, "get_ca", false, CA_ERR_UNREACHABLE);
 	tu_sleep_ms(100);
 	assert_int_equal(atomic_load(&cur_fake->nreq), 1);
+	client_again();
 	call_fails(cur_client, "sign", true, CA_ERR_UNREACHABLE);
+	tu_sleep_ms(100);
+	assert_int_equal(atomic_load(&cur_fake->nreq), 3);
+}
+
+/* Once a client had no answer, a read is not sent again after its timeout:
+ * during an outage every caller waits one timeout, not two. */
+static void
+test_silent_ca_known_down_no_retry(void **state)
+{
+	long long t0;
+
+	(void)state;
+	client_for_silence();
+	call_fails(cur_client, "get_ca", true, CA_ERR_UNREACHABLE);
+	tu_sleep_ms(100);
+	assert_int_equal(atomic_load(&cur_fake->nreq), 2);
+	t0 = tu_now_ms();
+	call_fails(cur_client, "get_crl", true, CA_ERR_UNREACHABLE);
+	assert_true(elapsed_since(t0) < 2 * TIMEOUT_MS - 50);
 	tu_sleep_ms(100);
 	assert_int_equal(atomic_load(&cur_fake->nreq), 3);
 }
@@ -1802,6 +1832,7 @@ main(void)
 		FT(test_silent_ca_no_retry_for_writes),
 		FT(test_silent_ca_retries_reads_once),
 		FT(test_silent_ca_call_flag),
+		FT(test_silent_ca_known_down_no_retry),
 		FT(test_typed_not_found),
 		FT(test_typed_refused),
 		FT(test_typed_unsupported),

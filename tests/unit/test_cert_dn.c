@@ -368,6 +368,44 @@ test_name_policy(void **state)
 	assert_false(ident_allowed(&id, "example.test", why, sizeof(why)));
 }
 
+/* What an operator pastes from `openssl x509 -noout -subject`: both of its
+ * forms give the certificate's order; a text that could be either is
+ * refused rather than guessed. */
+static void
+test_dn_operator_forms(void **state)
+{
+	char out[DN_MAX];
+	const char *form = NULL;
+
+	(void)state;
+	assert_int_equal(dn_operator("subject=CN = a, O = b", out, sizeof(out), &form), 0);
+	assert_string_equal(out, "/CN=a/O=b");
+	assert_non_null(strstr(form, "one-line"));
+	assert_int_equal(dn_operator("subject=O=b,CN=a", out, sizeof(out), &form), 0);
+	assert_string_equal(out, "/CN=a/O=b");
+	assert_non_null(strstr(form, "RFC 2253"));
+	assert_int_equal(dn_operator("CN=a,O=b", out, sizeof(out), &form), 0);
+	assert_string_equal(out, "/O=b/CN=a");
+	assert_int_equal(dn_operator(" /CN=a/O=b", out, sizeof(out), &form), 0);
+	assert_string_equal(out, "/CN=a/O=b");
+	/* The one-line form quotes a value with a comma, and writes a
+	 * multi-valued RDN with " + ". */
+	assert_int_equal(dn_operator("CN = a, OU = \"x, y\"", out, sizeof(out), &form), 0);
+	assert_string_equal(out, "/CN=a/OU=x, y");
+	assert_int_equal(dn_operator("CN = a + UID = 7, O = b", out, sizeof(out), &form), 0);
+	assert_string_equal(out, "/CN=a+UID=7/O=b");
+	/* One RDN reads the same either way. */
+	assert_int_equal(dn_operator("CN = a", out, sizeof(out), &form), 0);
+	assert_string_equal(out, "/CN=a");
+	assert_int_equal(dn_operator("CN=a, O=b", out, sizeof(out), &form), DN_AMBIGUOUS);
+	assert_int_equal(dn_operator("CN = a,O=b", out, sizeof(out), &form), DN_AMBIGUOUS);
+	assert_int_equal(dn_operator("CN=\"a\",O=b", out, sizeof(out), &form), DN_AMBIGUOUS);
+	assert_int_equal(dn_operator("subject=", out, sizeof(out), &form), DN_BAD);
+	assert_int_equal(dn_operator("CN = \"a/O=evil\"", out, sizeof(out), &form), DN_BAD);
+	/* nginx's text stays strict. */
+	assert_int_equal(dn_canonical("CN = a, O = b", out, sizeof(out)), -1);
+}
+
 int
 main(void)
 {
@@ -378,6 +416,7 @@ main(void)
 		cmocka_unit_test(test_serial_has_one_spelling),
 		cmocka_unit_test(test_dn_from_cert_matches_nginx_form),
 		cmocka_unit_test(test_dn_multivalued_rdns_stay_distinct),
+		cmocka_unit_test(test_dn_operator_forms),
 		cmocka_unit_test(test_cert_signed_by),
 		cmocka_unit_test(test_cert_file_reads_again_only_when_the_file_changes),
 		cmocka_unit_test(test_cert_names),

@@ -472,6 +472,39 @@ test_usage_lists_flags(void **state)
 	free(text);
 }
 
+/* A CAA identity is a domain name (RFC 8659): the base URL's host without
+ * scheme, port or path, else the CN when it is a domain name, else none. */
+static void
+test_caa_identity(void **state)
+{
+	struct config cfg;
+	char err[256], out[CONFIG_STR];
+
+	(void)state;
+	load_ok(&cfg);
+	assert_int_equal(config_caa_identity(&cfg, out, sizeof(out)), -1);
+	set_ok(&cfg, "cn", "ra.example.test");
+	assert_int_equal(config_caa_identity(&cfg, out, sizeof(out)), 0);
+	assert_string_equal(out, "ra.example.test");
+	set_ok(&cfg, "base-url", "https://RA.Example.net:8443/acme/");
+	assert_int_equal(config_caa_identity(&cfg, out, sizeof(out)), 0);
+	assert_string_equal(out, "ra.example.net");
+	set_ok(&cfg, "base-url", "https://127.0.0.1:8000");
+	set_ok(&cfg, "cn", "RA");
+	assert_int_equal(config_caa_identity(&cfg, out, sizeof(out)), -1);
+	set_ok(&cfg, "base-url", "https://localhost:8000");
+	assert_int_equal(config_caa_identity(&cfg, out, sizeof(out)), 0);
+	assert_string_equal(out, "localhost");
+	setenv("UPKI_RA_CAA_IDENTITY", "pki.example.org", 1);
+	load_ok(&cfg);
+	assert_int_equal(config_caa_identity(&cfg, out, sizeof(out)), 0);
+	assert_string_equal(out, "pki.example.org");
+	assert_int_equal(config_set(&cfg, "caa-identity", "pki.example.org:443", err,
+	    sizeof(err)), -1);
+	assert_int_equal(config_set(&cfg, "caa-identity", "https://pki.example.org", err,
+	    sizeof(err)), -1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, test_setup, test_teardown)
 
 int
@@ -490,6 +523,7 @@ main(void)
 		T(test_to_json_keys),
 		T(test_seed_never_in_config),
 		T(test_usage_lists_flags),
+		T(test_caa_identity),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
