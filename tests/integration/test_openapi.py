@@ -181,7 +181,9 @@ class Validator:
         content = r.get("content", {})
         assert ctype in content, (path, method, reply.status, ctype, list(content))
         schema = content[ctype]["schema"]
-        body = reply.json() if ctype == "application/json" else reply.body.decode()
+        # Other bodies are text (PEM, YAML) or bytes (DER): as a string of
+        # their bytes either way.
+        body = reply.json() if ctype == "application/json" else reply.body.decode("latin-1")
         jsonschema.Draft202012Validator(schema, resolver=self.resolver).validate(body)
         self.seen.add((method, path, reply.status))
         return body
@@ -223,6 +225,7 @@ def test_public_answers(api):
     v.check(get(s, "/api/v1/ca"), "/api/v1/ca", "get", 200)
     v.check(get(s, "/api/v1/public/crl"), "/api/v1/public/crl", "get", 200)
     v.check(get(s, "/api/v1/crl"), "/api/v1/crl", "get", 200)
+    v.check(get(s, "/api/v1/public/crl.der"), "/api/v1/public/crl.der", "get", 200)
     names = v.check(get(s, "/api/v1/public/profiles"), "/api/v1/public/profiles", "get", 200)
     assert "server" in names["data"]
     v.check(get(s, "/api/v1/public/profiles/server"), "/api/v1/public/profiles/{name}",
@@ -294,6 +297,8 @@ def test_admin_answers(api):
             "/api/v1/admins", "post", 200)
     v.check(call(s, a, "POST", "/api/v1/admins", {"dn": ""}), "/api/v1/admins", "post", 400)
     admins = v.check(call(s, a, "GET", "/api/v1/admins"), "/api/v1/admins", "get", 200)
+    health = v.check(call(s, a, "GET", "/api/v1/health"), "/api/v1/health", "get", 200)
+    assert health["data"]["certificates"]["ra.crt"]["status"] == "ok", health
     assert any(x["dn"] == "/O=uPKI/CN=doc-admin" for x in admins["data"]), admins
     dn = urllib.parse.quote("CN=doc-admin,O=uPKI", safe="")
     v.check(call(s, a, "DELETE", f"/api/v1/admins/{dn}"), "/api/v1/admins/{dn}", "delete", 200)
