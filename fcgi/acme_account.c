@@ -218,7 +218,9 @@ acme_account_rate(struct ra_ctx *ctx, const struct http_request *req,
 	return -1;
 }
 
-HANDLER(acme_new_account)
+void
+acme_new_account(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	struct acme_req ar;
 	struct store_account a = { 0 };
@@ -321,7 +323,9 @@ acme_account_update(struct ra_ctx *ctx, struct acme_req *ar, struct http_respons
 	return 0;
 }
 
-HANDLER(acme_account)
+void
+acme_account(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	struct acme_req ar;
 
@@ -348,7 +352,9 @@ acme_orders_cursor(const char *query)
 	return v > 0 && v < 1000000 ? (int)v : 0;
 }
 
-HANDLER(acme_account_orders)
+void
+acme_account_orders(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	static char ids[ACME_ORDERS_PAGE + 1][STORE_ID_MAX];
 	struct acme_req ar;
@@ -426,7 +432,9 @@ done:
 	return rc;
 }
 
-HANDLER(acme_key_change)
+void
+acme_key_change(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	struct acme_req ar;
 	struct jws inner = { 0 };

@@ -39,7 +39,9 @@ done:
 	return rc;
 }
 
-HANDLER(acme_renewal_info)
+void
+acme_renewal_info(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	struct store_cert c;
 	json_object *o, *window;

@@ -106,7 +106,9 @@ acme_authz_deactivate(struct ra_ctx *ctx, const struct acme_req *ar, struct stor
 	return 0;
 }
 
-HANDLER(acme_authz)
+void
+acme_authz(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	struct acme_req ar;
 	struct store_authz a;
@@ -165,7 +167,9 @@ acme_challenge_rate(struct ra_ctx *ctx, const struct acme_req *ar,
 	return 0;
 }
 
-HANDLER(acme_challenge)
+void
+acme_challenge(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	struct acme_req ar;
 	struct store_authz a;

@@ -93,7 +93,9 @@ static struct {
 	char *body;
 } acme_directory_cache;
 
-HANDLER(acme_directory)
+void
+acme_directory(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	char base[ACME_URL_MAX];
 	char *body;
@@ -112,7 +114,9 @@ HANDLER(acme_directory)
 	http_text(resp, 200, "application/json", acme_directory_cache.body);
 }
 
-HANDLER(acme_new_nonce)
+void
+acme_new_nonce(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	(void)ctx;
 	(void)args;

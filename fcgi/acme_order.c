@@ -324,7 +324,9 @@ acme_order_replaces(struct ra_ctx *ctx, const struct acme_req *ar, struct store_
 	return -1;
 }
 
-HANDLER(acme_new_order)
+void
+acme_new_order(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	static struct ident ids[ACME_MAX_IDENTIFIERS];
 	static struct store_new_authz az[ACME_MAX_IDENTIFIERS];
@@ -402,7 +404,9 @@ acme_order_load(struct ra_ctx *ctx, const struct acme_req *ar, const char *id,
 	return 0;
 }
 
-HANDLER(acme_order)
+void
+acme_order(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	struct acme_req ar;
 	struct store_order o;
@@ -417,7 +421,9 @@ done:
 	acme_req_free(&ar);
 }
 
-HANDLER(acme_finalize)
+void
+acme_finalize(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	struct acme_req ar;
 	struct store_order o;
@@ -441,7 +447,9 @@ done:
 	acme_req_free(&ar);
 }
 
-HANDLER(acme_certificate)
+void
+acme_certificate(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	struct acme_req ar;
 	struct store_cert c;

@@ -169,7 +169,9 @@ acme_revoke_failed(enum revoke_result r, const char *msg, struct http_response *
 	    "the CA is unavailable; revoke again later");
 }
 
-HANDLER(acme_revoke)
+void
+acme_revoke(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	struct acme_req ar;
 	struct store_cert rec = { 0 };

@@ -47,7 +47,9 @@ admin_node_add(const struct store_node *n, void *arg)
 	json_object_array_add(arg, o);
 }
 
-HANDLER(admin_nodes)
+void
+admin_nodes(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	json_object *list = json_object_new_array();
 
@@ -139,7 +141,9 @@ admin_new_token(char *token, size_t tokenlen, char *hash, size_t hashlen)
 	return rest_token_hash(token, hash, hashlen);
 }
 
-HANDLER(admin_node_create)
+void
+admin_node_create(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	json_object *body = rest_body(req, resp), *data;
 	struct store_node n = { 0 };
@@ -199,7 +203,9 @@ done:
 /* The node's certificate goes with it (the CA's `delete`).  One the RA
  * cannot revoke any more (another owner's now holds its CN) keeps the
  * node, and the answer says why. */
-HANDLER(admin_node_delete)
+void
+admin_node_delete(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	struct store_node n;
 	struct store_cert c = { 0 };
@@ -237,7 +243,9 @@ done:
 
 /* The public health, and for admins what of the RA's own certificates
  * needs them: always 200, the warnings say what is wrong. */
-HANDLER(admin_health)
+void
+admin_health(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	json_object *data = json_object_new_object();
 	char msg[256], *pem = NULL;
@@ -267,7 +275,9 @@ admin_admin_add(const char *dn, int64_t created, void *arg)
 	json_object_array_add(arg, o);
 }
 
-HANDLER(admin_admins)
+void
+admin_admins(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	json_object *list = json_object_new_array(), *data = NULL;
 	char msg[256], dn[DN_MAX];
@@ -318,7 +328,9 @@ admin_tell_ca(struct ra_ctx *ctx, bool add, const char *dn)
 	auth_admin_cache_clear();
 }
 
-HANDLER(admin_admin_create)
+void
+admin_admin_create(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	json_object *body = rest_body(req, resp);
 	const char *given;
@@ -343,7 +355,9 @@ done:
 	json_object_put(body);
 }
 
-HANDLER(admin_admin_delete)
+void
+admin_admin_delete(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	char dn[DN_MAX];
 	int rc;
@@ -368,7 +382,9 @@ HANDLER(admin_admin_delete)
 
 /* -- certificates ---------------------------------------------------------- */
 
-HANDLER(admin_certs)
+void
+admin_certs(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	(void)args;
 	rest_cert_page(ctx, req, NULL, resp, true);
@@ -395,7 +411,9 @@ admin_cert_load(struct ra_ctx *ctx, const char *serial, struct store_cert *c,
 	return -1;
 }
 
-HANDLER(admin_cert)
+void
+admin_cert(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	struct store_cert c;
 
@@ -406,7 +424,9 @@ HANDLER(admin_cert)
 	store_cert_free(&c);
 }
 
-HANDLER(admin_cert_revoke)
+void
+admin_cert_revoke(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	json_object *body = NULL;
 	const char *reason;
@@ -432,7 +452,9 @@ done:
 	json_object_put(body);
 }
 
-HANDLER(admin_cert_unrevoke)
+void
+admin_cert_unrevoke(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	struct store_cert c;
 	char msg[512];
@@ -450,7 +472,9 @@ HANDLER(admin_cert_unrevoke)
 }
 
 /* The CA renews it with the same key, for the same owner. */
-HANDLER(admin_cert_renew)
+void
+admin_cert_renew(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	struct store_cert c, renewed;
 	struct issue_request rq = { 0 };
@@ -477,7 +501,9 @@ HANDLER(admin_cert_renew)
 
 /* -- CRL, settings, profiles ---------------------------------------------------- */
 
-HANDLER(admin_crl_generate)
+void
+admin_crl_generate(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	char msg[256];
 
@@ -491,14 +517,18 @@ HANDLER(admin_crl_generate)
 	http_rest_data(resp, 200, json_object_new_string("crl.pem updated"));
 }
 
-HANDLER(admin_config)
+void
+admin_config(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	(void)req;
 	(void)args;
 	http_rest_data(resp, 200, config_to_json(ctx->cfg));
 }
 
-HANDLER(admin_options)
+void
+admin_options(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	json_object *names = NULL, *out;
 	char msg[256];
@@ -538,7 +568,9 @@ admin_eab_add(const struct store_eab *e, void *arg)
 	json_object_array_add(arg, o);
 }
 
-HANDLER(admin_eab_keys)
+void
+admin_eab_keys(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	json_object *list = json_object_new_array();
 
@@ -554,7 +586,9 @@ HANDLER(admin_eab_keys)
 
 /* A key id and a 256-bit HMAC key for one ACME account; the key is shown
  * this once. */
-HANDLER(admin_eab_create)
+void
+admin_eab_create(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	struct store_eab e = { 0 };
 	unsigned char raw[32];

@@ -68,7 +68,9 @@ client_record(struct ra_ctx *ctx, const struct auth_identity *who, struct store_
 	return 0;
 }
 
-HANDLER(client_certificate)
+void
+client_certificate(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	struct store_cert c;
 
@@ -79,7 +81,9 @@ HANDLER(client_certificate)
 	store_cert_free(&c);
 }
 
-HANDLER(client_status)
+void
+client_status(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	struct store_cert c;
 	json_object *o;
@@ -183,7 +187,9 @@ client_renew_cert(struct ra_ctx *ctx, const char *pem, struct store_cert *c,
 	return r == ISSUE_OK ? 0 : -1;
 }
 
-HANDLER(client_renew)
+void
+client_renew(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	json_object *body = req->body_len > 0 ? rest_body(req, resp) : NULL;
 	struct store_cert c, renewed = { 0 };
@@ -209,7 +215,9 @@ done:
 	json_object_put(body);
 }
 
-HANDLER(client_revoke)
+void
+client_revoke(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	json_object *body = NULL;
 	const char *reason;

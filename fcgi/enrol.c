@@ -1,6 +1,6 @@
 /*
- * Public routes about certificates: token enrolment (certify), the list of
- * issued certificates, and status questions (ocsp).
+ * Token enrolment (POST /api/v1/public/certify): a registered node spends
+ * its one-time token on its certificate.
  *
  * certify issues only what an admin registered: the token is used in one
  * atomic step (store_node_use_token), the CSR must name exactly the node's
@@ -127,7 +127,9 @@ enrol_issue(struct ra_ctx *ctx, X509_REQ *csr, const struct store_node *n, const
 	store_cert_free(&c);
 }
 
-HANDLER(public_certify)
+void
+enrol_certify(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	json_object *body = rest_body(req, resp);
 	const char *csrpem, *token;
@@ -180,73 +182,5 @@ done:
 	OPENSSL_cleanse(hash, sizeof(hash));
 	X509_REQ_free(csr);
 	store_node_free(&n);
-	json_object_put(body);
-}
-
-HANDLER(public_certs)
-{
-	(void)args;
-	rest_cert_page(ctx, req, NULL, resp, false);
-}
-
-HANDLER(public_certs_cn)
-{
-	rest_cert_page(ctx, req, args->arg[0], resp, true);
-}
-
-/* The CA's opinion, where it has one; the reference CA's ocsp_check can
- * fail, so it is only a second opinion (docs/CA-PROTOCOL.md). */
-static void
-enrol_ca_opinion(struct ra_ctx *ctx, const char *pem, json_object *data)
-{
-	char status[16], msg[256];
-
-	if (ca_ocsp_check(ctx->ca, pem, status, sizeof(status), msg, sizeof(msg)) == CA_OK)
-		json_object_object_add(data, "ca_status", json_object_new_string(status));
-}
-
-HANDLER(public_ocsp)
-{
-	json_object *body = rest_body(req, resp), *data;
-	const char *pem, *serial;
-	struct store_cert c;
-	char canon[80];
-	X509 *crt = NULL;
-	int rc;
-
-	(void)args;
-	if (body == NULL)
-		return;
-	pem = jsonx_get_string(body, "cert");
-	serial = jsonx_get_string(body, "serial");
-	if (pem != NULL && ((crt = cert_from_pem(pem)) == NULL ||
-	    cert_serial_hex(crt, canon, sizeof(canon)) != 0)) {
-		http_rest_error(resp, 400, "cert must be a PEM certificate");
-		goto done;
-	}
-	if (pem == NULL && (serial == NULL || rest_serial_canonical(serial, canon,
-	    sizeof(canon)) != 0)) {
-		http_rest_error(resp, 400, "give cert (PEM) or serial (hex)");
-		goto done;
-	}
-	if ((rc = store_cert_by_serial(ctx->store, canon, &c)) != 0) {
-		if (rc < 0)
-			rest_store_failed(resp);
-		else
-			http_rest_error(resp, 404, "this RA did not issue serial %s", canon);
-		goto done;
-	}
-	/* A PEM must be the very certificate on record, not one with its serial. */
-	if (pem != NULL && !cert_same(crt, c.pem)) {
-		store_cert_free(&c);
-		http_rest_error(resp, 404, "this RA did not issue that certificate");
-		goto done;
-	}
-	data = rest_cert_json(&c, false);
-	enrol_ca_opinion(ctx, c.pem, data);
-	http_rest_data(resp, 200, data);
-	store_cert_free(&c);
-done:
-	X509_free(crt);
 	json_object_put(body);
 }

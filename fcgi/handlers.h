@@ -6,76 +6,73 @@
 
 #include "router.h"
 
-#define HANDLER(name) void name(struct ra_ctx *ctx, const struct http_request *req, \
-    struct http_response *resp, const struct route_args *args)
-
 /* public.c */
-HANDLER(public_health);
-HANDLER(public_ca);
-HANDLER(public_crl);
-HANDLER(public_crl_der);
-HANDLER(public_profiles);
-HANDLER(public_profile);
-HANDLER(public_magic);
+route_fn public_health;
+route_fn public_ca;
+route_fn public_crl;
+route_fn public_crl_der;
+route_fn public_profiles;
+route_fn public_profile;
+route_fn public_magic;
+route_fn public_certs;
+route_fn public_certs_cn;
+route_fn public_ocsp;
 
 /* openapi.c */
-HANDLER(public_openapi);
+route_fn public_openapi;
 
 /* enrol.c */
-HANDLER(public_certify);
-HANDLER(public_certs);
-HANDLER(public_certs_cn);
-HANDLER(public_ocsp);
+route_fn enrol_certify;
 
 /* admin.c */
-HANDLER(admin_health);
-HANDLER(admin_nodes);
-HANDLER(admin_node_create);
-HANDLER(admin_node_delete);
-HANDLER(admin_admins);
-HANDLER(admin_admin_create);
-HANDLER(admin_admin_delete);
-HANDLER(admin_certs);
-HANDLER(admin_cert);
-HANDLER(admin_cert_revoke);
-HANDLER(admin_cert_unrevoke);
-HANDLER(admin_cert_renew);
-HANDLER(admin_crl_generate);
-HANDLER(admin_config);
-HANDLER(admin_options);
-HANDLER(admin_eab_keys);
-HANDLER(admin_eab_create);
+route_fn admin_health;
+route_fn admin_nodes;
+route_fn admin_node_create;
+route_fn admin_node_delete;
+route_fn admin_admins;
+route_fn admin_admin_create;
+route_fn admin_admin_delete;
+route_fn admin_certs;
+route_fn admin_cert;
+route_fn admin_cert_revoke;
+route_fn admin_cert_unrevoke;
+route_fn admin_cert_renew;
+route_fn admin_crl_generate;
+route_fn admin_config;
+route_fn admin_options;
+route_fn admin_eab_keys;
+route_fn admin_eab_create;
 
 /* client.c */
-HANDLER(client_certificate);
-HANDLER(client_status);
-HANDLER(client_renew);
-HANDLER(client_revoke);
+route_fn client_certificate;
+route_fn client_status;
+route_fn client_renew;
+route_fn client_revoke;
 
 /* acme_directory.c */
-HANDLER(acme_directory);
-HANDLER(acme_new_nonce);
+route_fn acme_directory;
+route_fn acme_new_nonce;
 
 /* acme_account.c */
-HANDLER(acme_new_account);
-HANDLER(acme_account);
-HANDLER(acme_account_orders);
-HANDLER(acme_key_change);
+route_fn acme_new_account;
+route_fn acme_account;
+route_fn acme_account_orders;
+route_fn acme_key_change;
 
 /* acme_order.c */
-HANDLER(acme_new_order);
-HANDLER(acme_order);
-HANDLER(acme_finalize);
-HANDLER(acme_certificate);
+route_fn acme_new_order;
+route_fn acme_order;
+route_fn acme_finalize;
+route_fn acme_certificate;
 
 /* acme_authz.c */
-HANDLER(acme_authz);
-HANDLER(acme_challenge);
+route_fn acme_authz;
+route_fn acme_challenge;
 
 /* acme_ari.c */
-HANDLER(acme_renewal_info);
+route_fn acme_renewal_info;
 
 /* acme_revoke.c */
-HANDLER(acme_revoke);
+route_fn acme_revoke;
 
 #endif

@@ -40,7 +40,9 @@ openapi_path(const struct config *cfg, char *out, size_t outlen)
 	return w < 0 || (size_t)w >= outlen ? -1 : 0;
 }
 
-HANDLER(public_openapi)
+void
+public_openapi(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	static bool warned;     /* anyone may ask: one line per worker, not per request */
 	char path[PATH_MAX] = "", *text = NULL;

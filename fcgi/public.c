@@ -18,7 +18,9 @@
 
 #define PEM_TYPE "application/x-pem-file"
 
-HANDLER(public_health)
+void
+public_health(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	json_object *data = json_object_new_object();
 	char msg[256], *pem = NULL;
@@ -64,7 +66,9 @@ public_serve_file(const struct config *cfg, const char *name, struct http_respon
 	return true;
 }
 
-HANDLER(public_ca)
+void
+public_ca(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	char msg[256], *pem;
 	enum ca_result r;
@@ -101,7 +105,9 @@ public_crl_pem(struct ra_ctx *ctx, struct http_response *resp)
 	return true;
 }
 
-HANDLER(public_crl)
+void
+public_crl(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	(void)req;
 	(void)args;
@@ -110,7 +116,9 @@ HANDLER(public_crl)
 
 /* The same CRL in DER (RFC 5280 section 4.2.1.13's form), which most software
  * other than nginx's ssl_crl reads. */
-HANDLER(public_crl_der)
+void
+public_crl_der(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	unsigned char *der;
 	size_t len;
@@ -127,7 +135,9 @@ HANDLER(public_crl_der)
 	OPENSSL_free(der);
 }
 
-HANDLER(public_profiles)
+void
+public_profiles(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	json_object *data;
 	char msg[256];
@@ -165,7 +175,9 @@ public_get_profile(struct ra_ctx *ctx, const char *name, struct http_response *r
 	return data;
 }
 
-HANDLER(public_profile)
+void
+public_profile(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	json_object *data = public_get_profile(ctx, args->arg[0], resp);
 
@@ -208,7 +220,9 @@ public_curve(int64_t bits)
 	}
 }
 
-HANDLER(public_magic)
+void
+public_magic(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
 {
 	json_object *profile = public_get_profile(ctx, args->arg[0], resp);
 	json_object *data, *cmds;
@@ -250,4 +264,80 @@ HANDLER(public_magic)
 	json_object_object_add(data, "commands", cmds);
 	json_object_put(profile);
 	http_rest_data(resp, 200, data);
+}
+
+/* -- issued certificates and their status -------------------------------------- */
+
+void
+public_certs(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
+{
+	(void)args;
+	rest_cert_page(ctx, req, NULL, resp, false);
+}
+
+void
+public_certs_cn(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
+{
+	rest_cert_page(ctx, req, args->arg[0], resp, true);
+}
+
+/* The CA's opinion, where it has one; the reference CA's ocsp_check can
+ * fail, so it is only a second opinion (docs/CA-PROTOCOL.md). */
+static void
+public_ca_opinion(struct ra_ctx *ctx, const char *pem, json_object *data)
+{
+	char status[16], msg[256];
+
+	if (ca_ocsp_check(ctx->ca, pem, status, sizeof(status), msg, sizeof(msg)) == CA_OK)
+		json_object_object_add(data, "ca_status", json_object_new_string(status));
+}
+
+void
+public_ocsp(struct ra_ctx *ctx, const struct http_request *req,
+    struct http_response *resp, const struct route_args *args)
+{
+	json_object *body = rest_body(req, resp), *data;
+	const char *pem, *serial;
+	struct store_cert c;
+	char canon[80];
+	X509 *crt = NULL;
+	int rc;
+
+	(void)args;
+	if (body == NULL)
+		return;
+	pem = jsonx_get_string(body, "cert");
+	serial = jsonx_get_string(body, "serial");
+	if (pem != NULL && ((crt = cert_from_pem(pem)) == NULL ||
+	    cert_serial_hex(crt, canon, sizeof(canon)) != 0)) {
+		http_rest_error(resp, 400, "cert must be a PEM certificate");
+		goto done;
+	}
+	if (pem == NULL && (serial == NULL || rest_serial_canonical(serial, canon,
+	    sizeof(canon)) != 0)) {
+		http_rest_error(resp, 400, "give cert (PEM) or serial (hex)");
+		goto done;
+	}
+	if ((rc = store_cert_by_serial(ctx->store, canon, &c)) != 0) {
+		if (rc < 0)
+			rest_store_failed(resp);
+		else
+			http_rest_error(resp, 404, "this RA did not issue serial %s", canon);
+		goto done;
+	}
+	/* A PEM must be the very certificate on record, not one with its serial. */
+	if (pem != NULL && !cert_same(crt, c.pem)) {
+		store_cert_free(&c);
+		http_rest_error(resp, 404, "this RA did not issue that certificate");
+		goto done;
+	}
+	data = rest_cert_json(&c, false);
+	public_ca_opinion(ctx, c.pem, data);
+	http_rest_data(resp, 200, data);
+	store_cert_free(&c);
+done:
+	X509_free(crt);
+	json_object_put(body);
 }

@@ -22,7 +22,7 @@ struct route {
 	unsigned methods;
 	const char *pattern;    /* '*' matches one path segment */
 	enum route_auth auth;
-	route_fn fn;
+	route_fn *fn;
 };
 
 static const struct route router_table[] = {
@@ -33,7 +33,7 @@ static const struct route router_table[] = {
 	{ M_GET | M_HEAD, "/api/v1/public/profiles", AUTH_PUBLIC, public_profiles },
 	{ M_GET | M_HEAD, "/api/v1/public/profiles/*", AUTH_PUBLIC, public_profile },
 	{ M_GET | M_HEAD, "/api/v1/public/magic/*", AUTH_PUBLIC, public_magic },
-	{ M_POST, "/api/v1/public/certify", AUTH_PUBLIC, public_certify },
+	{ M_POST, "/api/v1/public/certify", AUTH_PUBLIC, enrol_certify },
 	{ M_GET | M_HEAD, "/api/v1/public/certs", AUTH_PUBLIC, public_certs },
 	{ M_GET | M_HEAD, "/api/v1/public/certs/*", AUTH_PUBLIC, public_certs_cn },
 	{ M_POST, "/api/v1/public/ocsp", AUTH_PUBLIC, public_ocsp },

@@ -22,7 +22,8 @@ struct route_args {
 	struct auth_identity *who;  /* NULL on public and ACME routes */
 };
 
-typedef void (*route_fn)(struct ra_ctx *ctx, const struct http_request *req,
+/* What every handler is (handlers.h declares them). */
+typedef void route_fn(struct ra_ctx *ctx, const struct http_request *req,
     struct http_response *resp, const struct route_args *args);
 
 void router_dispatch(struct ra_ctx *ctx, const struct http_request *req,
