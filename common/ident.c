@@ -121,3 +121,16 @@ ident_allowed(const struct ident *id, const char *suffixes, char *why, size_t wh
 	snprintf(why, whylen, "'%s' is outside the names this RA issues for", id->value);
 	return false;
 }
+
+bool
+ident_token_ok(const char *s, size_t max, const char *punct)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && strchr(punct, s[i]) == NULL)
+			return false;
+	return true;
+}

@@ -23,5 +23,9 @@ int ident_parse(const char *type, const char *value, struct ident *out, char *wh
 /* The deployment's policy: suffixes is a comma-separated list of allowed
  * DNS suffixes ("" allows any name); reserved names are always refused. */
 bool ident_allowed(const struct ident *id, const char *suffixes, char *why, size_t whylen);
+/* True when s is 1 to max characters, each a letter, a digit or one of
+ * punct: the names a request may carry into a URL or a CA request
+ * (profile names, the Host header). */
+bool ident_token_ok(const char *s, size_t max, const char *punct);
 
 #endif

@@ -6,32 +6,19 @@
  */
 #include "acme.h"
 
-#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "ident.h"
 #include "jsonx.h"
 #include "keycache.h"
 #include "log.h"
 #include "nonce.h"
 
 #define ACME_PAYLOAD_MAX (48 * 1024)
-
-static bool
-acme_host_ok(const char *host)
-{
-	size_t n = strlen(host);
-
-	if (n == 0 || n > 255)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)host[i]) && strchr(".-:[]", host[i]) == NULL)
-			return false;
-	return true;
-}
 
 void
 acme_base(const struct ra_ctx *ctx, const struct http_request *req, char *out,
@@ -47,7 +34,7 @@ acme_base(const struct ra_ctx *ctx, const struct http_request *req, char *out,
 		return;
 	}
 	/* The Host header is the client's; only a plausible one is echoed. */
-	if (req->host != NULL && acme_host_ok(req->host))
+	if (req->host != NULL && ident_token_ok(req->host, 255, ".-:[]"))
 		snprintf(out, outlen, "%s://%s", req->https ? "https" : "http", req->host);
 	else
 		snprintf(out, outlen, "%s://%s:%d", cfg->ra_tls ? "https" : "http",

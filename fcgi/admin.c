@@ -55,12 +55,7 @@ admin_nodes(struct ra_ctx *ctx, const struct http_request *req,
 
 	(void)req;
 	(void)args;
-	if (store_node_each(ctx->store, admin_node_add, list) != 0) {
-		json_object_put(list);
-		rest_store_failed(resp);
-		return;
-	}
-	http_rest_data(resp, 200, list);
+	rest_list(resp, store_node_each(ctx->store, admin_node_add, list), list);
 }
 
 /* The SANs of a new node: DNS names or IP addresses, canonical, JSON text. */
@@ -213,13 +208,9 @@ admin_node_delete(struct ra_ctx *ctx, const struct http_request *req,
 	int rc;
 
 	(void)req;
-	if ((rc = store_node_get(ctx->store, args->arg[0], &n)) != 0) {
-		if (rc < 0)
-			rest_store_failed(resp);
-		else
-			http_rest_error(resp, 404, "no node named '%.64s'", args->arg[0]);
+	if (rest_found(resp, store_node_get(ctx->store, args->arg[0], &n),
+	    "no node named '%.64s'", args->arg[0]) != 0)
 		return;
-	}
 	store_cert_owner_node(n.cn, owner);
 	if ((rc = store_cert_of_owner(ctx->store, owner, &c)) < 0) {
 		rest_store_failed(resp);
@@ -396,19 +387,13 @@ admin_cert_load(struct ra_ctx *ctx, const char *serial, struct store_cert *c,
     struct http_response *resp)
 {
 	char canon[80];
-	int rc;
 
 	if (rest_serial_canonical(serial, canon, sizeof(canon)) != 0) {
 		http_rest_error(resp, 400, "a serial is hexadecimal");
 		return -1;
 	}
-	if ((rc = store_cert_by_serial(ctx->store, canon, c)) == 0)
-		return 0;
-	if (rc < 0)
-		rest_store_failed(resp);
-	else
-		http_rest_error(resp, 404, "no certificate with serial %s", canon);
-	return -1;
+	return rest_found(resp, store_cert_by_serial(ctx->store, canon, c),
+	    "no certificate with serial %s", canon);
 }
 
 void
@@ -576,12 +561,7 @@ admin_eab_keys(struct ra_ctx *ctx, const struct http_request *req,
 
 	(void)req;
 	(void)args;
-	if (store_eab_each(ctx->store, admin_eab_add, list) != 0) {
-		json_object_put(list);
-		rest_store_failed(resp);
-		return;
-	}
-	http_rest_data(resp, 200, list);
+	rest_list(resp, store_eab_each(ctx->store, admin_eab_add, list), list);
 }
 
 /* A key id and a 256-bit HMAC key for one ACME account; the key is shown

@@ -303,7 +303,6 @@ public_ocsp(struct ra_ctx *ctx, const struct http_request *req,
 	struct store_cert c;
 	char canon[80];
 	X509 *crt = NULL;
-	int rc;
 
 	(void)args;
 	if (body == NULL)
@@ -320,13 +319,9 @@ public_ocsp(struct ra_ctx *ctx, const struct http_request *req,
 		http_rest_error(resp, 400, "give cert (PEM) or serial (hex)");
 		goto done;
 	}
-	if ((rc = store_cert_by_serial(ctx->store, canon, &c)) != 0) {
-		if (rc < 0)
-			rest_store_failed(resp);
-		else
-			http_rest_error(resp, 404, "this RA did not issue serial %s", canon);
+	if (rest_found(resp, store_cert_by_serial(ctx->store, canon, &c),
+	    "this RA did not issue serial %s", canon) != 0)
 		goto done;
-	}
 	/* A PEM must be the very certificate on record, not one with its serial. */
 	if (pem != NULL && !cert_same(crt, c.pem)) {
 		store_cert_free(&c);

@@ -1,6 +1,7 @@
 #include "rest.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "cert.h"
+#include "ident.h"
 #include "issue.h"
 #include "jsonx.h"
 #include "log.h"
@@ -44,6 +46,36 @@ rest_store_failed(struct http_response *resp)
 	http_rest_error(resp, 503, "the RA's store is unavailable; try again");
 }
 
+int
+rest_found(struct http_response *resp, int rc, const char *fmt, ...)
+{
+	char what[256];
+	va_list ap;
+
+	if (rc == 0)
+		return 0;
+	if (rc < 0) {
+		rest_store_failed(resp);
+		return -1;
+	}
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	http_rest_error(resp, 404, "%s", what);
+	return -1;
+}
+
+void
+rest_list(struct http_response *resp, int rc, json_object *list)
+{
+	if (rc != 0) {
+		json_object_put(list);
+		rest_store_failed(resp);
+		return;
+	}
+	http_rest_data(resp, 200, list);
+}
+
 void
 rest_ca_failed(struct http_response *resp, enum ca_result r, const char *msg)
 {
@@ -60,14 +92,7 @@ rest_ca_failed(struct http_response *resp, enum ca_result r, const char *msg)
 bool
 rest_name_ok(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 64)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && strchr("._-", s[i]) == NULL)
-			return false;
-	return true;
+	return ident_token_ok(s, 64, "._-");
 }
 
 int

@@ -19,6 +19,14 @@
 /* The JSON object of the body, or NULL with a 400 (or 415) in resp. */
 json_object *rest_body(const struct http_request *req, struct http_response *resp);
 void rest_store_failed(struct http_response *resp);
+/* A store look-up's result (0 found, 1 not found, -1 failed) as an answer:
+ * 0 when found; otherwise -1, with a 404 saying what was not found (fmt), or
+ * a 503 when the store failed. */
+int rest_found(struct http_response *resp, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* A list the store filled (rc from a store_*_each) as the answer, or a 503
+ * when the store failed; list is consumed. */
+void rest_list(struct http_response *resp, int rc, json_object *list);
 /* 503 for a CA that does not answer (why is logged, not told), 502
  * otherwise; both with Retry-After. */
 void rest_ca_failed(struct http_response *resp, enum ca_result r, const char *msg);

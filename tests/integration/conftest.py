@@ -18,6 +18,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from stack import Stack, free_port, free_port_pair  # noqa: E402,F401
+from acme_client import Response  # noqa: E402
 
 BUILD = os.environ.get("UPKI_TEST_BUILD", "build")
 
@@ -106,18 +107,12 @@ def tls_context(stack, cert=None, key=None):
     return ctx
 
 
-class Reply:
-    def __init__(self, status, headers, body):
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    def header(self, name):
-        return self.headers.get(name.lower())
+class Reply(Response):
+    """A REST answer: read as JSON, it must say it is JSON."""
 
     def json(self):
-        assert self.header("content-type").startswith("application/json"), self.headers
-        return json.loads(self.body)
+        assert (self.header("content-type") or "").startswith("application/json"), self.headers
+        return super().json()
 
 
 def request(stack, method, path, body=None, headers=None, cert=None, key=None,

@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from acme_client import Client, Key, b64u
+from acme_client import Client, Key, Response, b64u
 from conftest import finish_stack, make_stack
 from mtls_helpers import fcgi as raw_fcgi
 
@@ -63,20 +63,12 @@ def rsa_key():
     return Key("RSA", bits=2048)
 
 
-class Reply:
+class Reply(Response):
+    """An answer, and how long it took."""
+
     def __init__(self, status, headers, body, seconds):
-        self.status = status
-        self.headers = headers
-        self.body = body
+        super().__init__(status, headers, body)
         self.seconds = seconds
-
-    def header(self, name):
-        return self.headers.get(name.lower())
-
-    @property
-    def problem(self):
-        assert self.header("content-type") == PROBLEM, (self.status, self.headers, self.body)
-        return json.loads(self.body)
 
     def __repr__(self):
         return f"<{self.status} {self.body[:300]!r}>"
