@@ -577,6 +577,16 @@ store_exec(sqlite3_stmt *stmt)
 }
 
 int
+store_exec_one(sqlite3_stmt *stmt)
+{
+	int n = store_exec(stmt);
+
+	if (n < 0)
+		return -1;
+	return n == 1 ? 0 : 1;
+}
+
+int
 store_exec_unique(sqlite3_stmt *stmt)
 {
 	int rc = sqlite3_step(stmt);

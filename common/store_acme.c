@@ -466,7 +466,6 @@ store_order_update(struct store *st, const char *sql, const char *id, int64_t ex
     const char *text)
 {
 	sqlite3_stmt *s = store_stmt(st, sql);
-	int n;
 
 	if (s == NULL)
 		return -1;
@@ -475,9 +474,7 @@ store_order_update(struct store *st, const char *sql, const char *id, int64_t ex
 		sqlite3_bind_int64(s, 2, extra);
 	if (sqlite3_bind_parameter_count(s) >= 3)
 		store_bind_text(s, 3, text);
-	if ((n = store_exec(s)) < 0)
-		return -1;
-	return n == 1 ? 0 : 1;
+	return store_exec_one(s);
 }
 
 int

@@ -10,15 +10,12 @@ store_admin_add(struct store *st, const char *dn, int64_t now)
 	    "ON CONFLICT (dn) DO UPDATE SET removed_at = NULL, created_at = ?2 "
 	    "WHERE removed_at IS NOT NULL";
 	sqlite3_stmt *s = store_stmt(st, sql);
-	int n;
 
 	if (s == NULL)
 		return -1;
 	store_bind_text(s, 1, dn);
 	sqlite3_bind_int64(s, 2, now);
-	if ((n = store_exec(s)) < 0)
-		return -1;
-	return n == 1 ? 0 : 1;
+	return store_exec_one(s);
 }
 
 int
@@ -28,15 +25,12 @@ store_admin_remove(struct store *st, const char *dn, int64_t now)
 	    "VALUES (?1, ?2, ?2) ON CONFLICT (dn) DO UPDATE SET removed_at = ?2 "
 	    "WHERE removed_at IS NULL";
 	sqlite3_stmt *s = store_stmt(st, sql);
-	int n;
 
 	if (s == NULL)
 		return -1;
 	store_bind_text(s, 1, dn);
 	sqlite3_bind_int64(s, 2, now);
-	if ((n = store_exec(s)) < 0)
-		return -1;
-	return n == 1 ? 0 : 1;
+	return store_exec_one(s);
 }
 
 int

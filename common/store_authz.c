@@ -200,15 +200,12 @@ store_challenge_start(struct store *st, const char *authz_id, const char *type)
 	    "lease_until = NULL WHERE authz_id = ? AND type = ? AND status = 'pending' "
 	    "AND (SELECT status FROM authorizations WHERE id = authz_id) = 'pending'";
 	sqlite3_stmt *s = store_stmt(st, sql);
-	int n;
 
 	if (s == NULL)
 		return -1;
 	store_bind_text(s, 1, authz_id);
 	store_bind_text(s, 2, type);
-	if ((n = store_exec(s)) < 0)
-		return -1;
-	return n == 1 ? 0 : 1;
+	return store_exec_one(s);
 }
 
 /* The columns of a leased challenge, as store_challenge_claim picks it. */

@@ -125,16 +125,13 @@ store_cert_revoke(struct store *st, const char *serial, const char *reason, int6
 	static const char sql[] = "UPDATE certificates SET status = 'revoked', "
 	    "revoked_at = ?, revocation_reason = ? WHERE serial = ? AND status = 'valid'";
 	sqlite3_stmt *s = store_stmt(st, sql);
-	int n;
 
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, now);
 	store_bind_text(s, 2, reason);
 	store_bind_text(s, 3, serial);
-	if ((n = store_exec(s)) < 0)
-		return -1;
-	return n == 1 ? 0 : 1;
+	return store_exec_one(s);
 }
 
 int
@@ -143,14 +140,11 @@ store_cert_unrevoke(struct store *st, const char *serial)
 	static const char sql[] = "UPDATE certificates SET status = 'valid', revoked_at = NULL, "
 	    "revocation_reason = NULL WHERE serial = ? AND status = 'revoked'";
 	sqlite3_stmt *s = store_stmt(st, sql);
-	int n;
 
 	if (s == NULL)
 		return -1;
 	store_bind_text(s, 1, serial);
-	if ((n = store_exec(s)) < 0)
-		return -1;
-	return n == 1 ? 0 : 1;
+	return store_exec_one(s);
 }
 
 int

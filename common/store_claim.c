@@ -48,16 +48,13 @@ store_claim_supersede(struct store *st, const char *cn, int64_t pid, const char 
 {
 	static const char sql[] = "UPDATE cn_claims SET superseded = ? WHERE cn = ? AND pid = ?";
 	sqlite3_stmt *s = store_stmt(st, sql);
-	int n;
 
 	if (s == NULL)
 		return -1;
 	store_bind_text(s, 1, serial);
 	store_bind_text(s, 2, cn);
 	sqlite3_bind_int64(s, 3, pid);
-	if ((n = store_exec(s)) < 0)
-		return -1;
-	return n == 1 ? 0 : 1;
+	return store_exec_one(s);
 }
 
 int

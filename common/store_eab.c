@@ -60,16 +60,13 @@ store_eab_use(struct store *st, const char *kid, int64_t account_id, int64_t now
 	static const char sql[] = "UPDATE eab_keys SET account_id = ?, used_at = ? "
 	    "WHERE kid = ? AND account_id IS NULL";
 	sqlite3_stmt *s = store_stmt(st, sql);
-	int n;
 
 	if (s == NULL)
 		return -1;
 	sqlite3_bind_int64(s, 1, account_id);
 	sqlite3_bind_int64(s, 2, now);
 	store_bind_text(s, 3, kid);
-	if ((n = store_exec(s)) < 0)
-		return -1;
-	return n == 1 ? 0 : 1;
+	return store_exec_one(s);
 }
 
 int

@@ -40,6 +40,9 @@ int store_commit(struct store *st);
 void store_rollback(struct store *st);
 /* Runs a statement that returns no rows; returns sqlite3_changes or -1. */
 int store_exec(sqlite3_stmt *stmt);
+/* Runs a statement that changes one row or none: 0 it changed one, 1 it
+ * changed none (the row is not in the state the statement wants), -1 error. */
+int store_exec_one(sqlite3_stmt *stmt);
 /* Runs an INSERT or UPDATE that a UNIQUE constraint may refuse: 0 done,
  * 1 refused by the constraint (a duplicate, often a racing request), -1
  * on any other error (logged). */

@@ -95,14 +95,11 @@ store_node_delete(struct store *st, const char *cn)
 {
 	static const char sql[] = "DELETE FROM nodes WHERE cn = ?";
 	sqlite3_stmt *s = store_stmt(st, sql);
-	int n;
 
 	if (s == NULL)
 		return -1;
 	store_bind_text(s, 1, cn);
-	if ((n = store_exec(s)) < 0)
-		return -1;
-	return n == 1 ? 0 : 1;
+	return store_exec_one(s);
 }
 
 int
@@ -111,16 +108,13 @@ store_node_use_token(struct store *st, const char *cn, const char *token_hash, i
 	static const char sql[] = "UPDATE nodes SET token_hash = NULL, enrolled_at = ?3 "
 	    "WHERE cn = ?1 AND token_hash = ?2 AND token_expires > ?3";
 	sqlite3_stmt *s = store_stmt(st, sql);
-	int n;
 
 	if (s == NULL)
 		return -1;
 	store_bind_text(s, 1, cn);
 	store_bind_text(s, 2, token_hash);
 	sqlite3_bind_int64(s, 3, now);
-	if ((n = store_exec(s)) < 0)
-		return -1;
-	return n == 1 ? 0 : 1;
+	return store_exec_one(s);
 }
 
 int
