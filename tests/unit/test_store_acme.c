@@ -25,15 +25,10 @@
 #include "store_authz.h"
 #include "store_cert.h"
 #include "store_eab.h"
+#include "store_fixture.h"
 #include "testutil.h"
 
 #define PROBLEM "{\"type\":\"urn:ietf:params:acme:error:incorrectResponse\"}"
-
-struct fixture {
-	char dir[TU_PATH];
-	char db[TU_PATH];
-	struct store *st;
-};
 
 static struct store *
 open_ok(const char *path)
@@ -44,40 +39,6 @@ open_ok(const char *path)
 	if (store_open(path, &st, err, sizeof(err)) != 0)
 		fail_msg("store_open %s: %s", path, err);
 	return st;
-}
-
-static int
-setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	char err[256];
-
-	if (f == NULL || tu_mkdtemp(f->dir, sizeof(f->dir)) != 0) {
-		free(f);
-		return -1;
-	}
-	tu_join(f->db, sizeof(f->db), f->dir, "ra.db");
-	if (store_open(f->db, &f->st, err, sizeof(err)) != 0) {
-		fprintf(stderr, "store_open: %s\n", err);
-		tu_rmtree(f->dir);
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	if (f != NULL) {
-		store_close(f->st);
-		tu_rmtree(f->dir);
-		free(f);
-	}
-	return 0;
 }
 
 /* --- helpers --- */
@@ -241,7 +202,7 @@ cert_make(const char *serial, int64_t account_id)
 static void
 test_account_create_and_lookup(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_account a = account_make("kid-1", "tp-1"), got;
 
 	assert_int_equal(store_account_create(f->st, &a, NULL), 0);
@@ -270,7 +231,7 @@ test_account_create_and_lookup(void **state)
 static void
 test_account_same_key_twice(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_account b = account_make("kid-b", "tp-1"), got;
 	int64_t id = account_ok(f->st, "kid-a", "tp-1");
 
@@ -284,7 +245,7 @@ test_account_same_key_twice(void **state)
 static void
 test_account_set_contact(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_account got;
 	int64_t id = account_ok(f->st, "kid-a", "tp-a");
 
@@ -300,7 +261,7 @@ test_account_set_contact(void **state)
 static void
 test_account_deactivate(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_account got;
 	int64_t a = account_ok(f->st, "kid-a", "tp-a"), b = account_ok(f->st, "kid-b", "tp-b");
 
@@ -326,7 +287,7 @@ test_account_deactivate(void **state)
 static void
 test_account_set_key(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_account got;
 	int64_t a = account_ok(f->st, "kid-a", "tp-a");
 
@@ -349,7 +310,7 @@ test_account_set_key(void **state)
 static void
 test_account_with_eab_used_once(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_eab e, got;
 	struct store_account a = account_make("kid-a", "tp-a"), b = account_make("kid-b", "tp-b"),
 	    c = account_make("kid-c", "tp-c"), acc;
@@ -378,7 +339,7 @@ test_account_with_eab_used_once(void **state)
 static void
 test_account_orders_and_counts(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	char ids[4][STORE_ID_MAX];
 	int64_t a = account_ok(f->st, "kid-a", "tp-a"), oldest = 0;
 	int n = -1;
@@ -415,7 +376,7 @@ test_account_orders_and_counts(void **state)
 static void
 test_order_create_new_authz(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_order o = order_make("o-1", 0, 100000), got;
 	struct store_new_authz az[2];
 	char ids[4][STORE_ID_MAX];
@@ -466,7 +427,7 @@ test_order_create_new_authz(void **state)
 static void
 test_order_create_reused_authz(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t acc = account_ok(f->st, "kid-a", "tp-a"), other = account_ok(f->st, "kid-b", "tp-b");
 	char reuse[STORE_ID_MAX] = "", ids[4][STORE_ID_MAX];
 	struct store_new_authz az[2];
@@ -507,7 +468,7 @@ test_order_create_reused_authz(void **state)
 static void
 test_order_create_is_one_transaction(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t acc = account_ok(f->st, "kid-a", "tp-a");
 	struct store_order o = order_make("o-1", acc, 100000);
 	struct store_new_authz az = authz_make("az-2", "b.example", 0, 100000);
@@ -523,7 +484,7 @@ test_order_create_is_one_transaction(void **state)
 static void
 test_order_get_expires(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t acc = account_ok(f->st, "kid-a", "tp-a");
 	struct store_order o;
 
@@ -543,7 +504,7 @@ test_order_get_expires(void **state)
 static void
 test_finalize_two_handles(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store *other = open_ok(f->db);
 	int64_t acc = account_ok(f->st, "kid-a", "tp-a");
 	int earlier = -1, earlier2 = -1;
@@ -564,7 +525,7 @@ test_finalize_two_handles(void **state)
 static void
 test_finalize_needs_ready_unexpired(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t acc = account_ok(f->st, "kid-a", "tp-a");
 	int earlier = -1;
 
@@ -585,7 +546,7 @@ static void
 test_finalize_race_between_processes(void **state)
 {
 	enum { ROUNDS = 8, NPROC = 4 };
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t acc = account_ok(f->st, "kid-a", "tp-a");
 
 	for (int r = 0; r < ROUNDS; r++) {
@@ -640,7 +601,7 @@ test_finalize_race_between_processes(void **state)
 static void
 test_finalize_abort_counts_attempts(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t acc = account_ok(f->st, "kid-a", "tp-a");
 	int earlier = -1;
 
@@ -662,7 +623,7 @@ test_finalize_abort_counts_attempts(void **state)
 static void
 test_finalize_fail(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t acc = account_ok(f->st, "kid-a", "tp-a");
 	struct store_order o;
 	int earlier;
@@ -683,7 +644,7 @@ test_finalize_fail(void **state)
 static void
 test_complete_records_order_and_cert_together(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t acc = account_ok(f->st, "kid-a", "tp-a");
 	struct store_cert c = cert_make("0ABC", acc), d = cert_make("0DEF", acc), got;
 	struct store_order o;
@@ -719,7 +680,7 @@ test_complete_records_order_and_cert_together(void **state)
 static void
 test_release_by_pid(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t acc = account_ok(f->st, "kid-a", "tp-a");
 	int earlier;
 
@@ -741,7 +702,7 @@ test_release_by_pid(void **state)
 static void
 test_recover_by_time(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t acc = account_ok(f->st, "kid-a", "tp-a");
 	int earlier;
 
@@ -761,7 +722,7 @@ test_recover_by_time(void **state)
 static void
 test_challenge_start(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t acc = account_ok(f->st, "kid-a", "tp-a");
 	struct store_authz a;
 
@@ -786,7 +747,7 @@ test_challenge_start(void **state)
 static void
 test_challenge_claim_lease(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t acc = account_ok(f->st, "kid-a", "tp-a");
 	struct store *other = open_ok(f->db);
 	struct store_challenge_lease w, w2;
@@ -820,7 +781,7 @@ test_challenge_claim_lease(void **state)
 static void
 test_challenge_claim_fair(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t a = account_ok(f->st, "kid-a", "tp-a"), b = account_ok(f->st, "kid-b", "tp-b");
 	struct store_challenge_lease w;
 
@@ -857,7 +818,7 @@ test_challenge_claim_fair(void **state)
 static void
 test_challenge_finish_carries_outcome(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t acc = account_ok(f->st, "kid-a", "tp-a");
 	struct store_new_authz az[2];
 	struct store_order o;
@@ -924,7 +885,7 @@ test_challenge_finish_carries_outcome(void **state)
 static void
 test_challenge_fail_after_valid(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t acc = account_ok(f->st, "kid-a", "tp-a");
 
 	order_one(f->st, "o-1", acc, "az-1", "a.example", 100000);
@@ -943,7 +904,7 @@ test_challenge_fail_after_valid(void **state)
 static void
 test_authz_deactivate(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t acc = account_ok(f->st, "kid-a", "tp-a");
 
 	order_one(f->st, "o-1", acc, "az-1", "a.example", 100000);
@@ -958,7 +919,7 @@ test_authz_deactivate(void **state)
 static void
 test_authz_get_expires(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t acc = account_ok(f->st, "kid-a", "tp-a");
 
 	order_one(f->st, "o-1", acc, "az-1", "a.example", 1000);
@@ -972,7 +933,7 @@ test_authz_get_expires(void **state)
 static void
 test_sweep(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t acc = account_ok(f->st, "kid-a", "tp-a");
 	const int64_t week = 604800;
 	struct store_order o;
@@ -1012,7 +973,7 @@ test_sweep(void **state)
 static void
 test_sweep_recovers_after_grace(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t acc = account_ok(f->st, "kid-a", "tp-a");
 	int earlier;
 
@@ -1024,7 +985,7 @@ test_sweep_recovers_after_grace(void **state)
 	order_status_is(f->st, "o-proc", 801, "ready");
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, store_fixture_setup, store_fixture_teardown)
 
 int
 main(void)

@@ -18,47 +18,8 @@
 #include "log.h"
 #include "store.h"
 #include "store_cert.h"
+#include "store_fixture.h"
 #include "testutil.h"
-
-struct fixture {
-	char dir[TU_PATH];
-	char db[TU_PATH];
-	struct store *st;
-};
-
-static int
-setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	char err[256];
-
-	if (f == NULL || tu_mkdtemp(f->dir, sizeof(f->dir)) != 0) {
-		free(f);
-		return -1;
-	}
-	tu_join(f->db, sizeof(f->db), f->dir, "ra.db");
-	if (store_open(f->db, &f->st, err, sizeof(err)) != 0) {
-		fprintf(stderr, "store_open: %s\n", err);
-		tu_rmtree(f->dir);
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	if (f != NULL) {
-		store_close(f->st);
-		tu_rmtree(f->dir);
-		free(f);
-	}
-	return 0;
-}
 
 /* A certificate for cn with the given serial, owned by an ACME account
  * (account_id > 0) or by the node cn, valid until not_after. */
@@ -100,7 +61,7 @@ add_ok(struct store *st, const char *serial, const char *cn, int64_t account_id)
 static void
 test_add_then_read_by_id_and_serial(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_cert c = cert_make("0A1B", "www.example.org", 7, 5000), got;
 
 	assert_int_equal(store_cert_add(f->st, &c), 0);
@@ -133,7 +94,7 @@ test_add_then_read_by_id_and_serial(void **state)
 static void
 test_unknown_id_and_serial_are_not_found(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_cert got;
 
 	add_ok(f->st, "01", "a.example", 1);
@@ -148,7 +109,7 @@ test_unknown_id_and_serial_are_not_found(void **state)
 static void
 test_duplicate_serial_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_cert c = cert_make("77", "b.example", 0, 100000);
 
 	add_ok(f->st, "77", "a.example", 0);
@@ -159,7 +120,7 @@ test_duplicate_serial_refused(void **state)
 static void
 test_revoke_and_unrevoke_return_codes(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_cert got;
 
 	add_ok(f->st, "10", "a.example", 1);
@@ -196,7 +157,7 @@ test_revoke_and_unrevoke_return_codes(void **state)
 static void
 test_shadow_keeps_the_first_time(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_cert got;
 
 	add_ok(f->st, "20", "a.example", 1);
@@ -213,7 +174,7 @@ test_shadow_keeps_the_first_time(void **state)
 static void
 test_holder_is_the_newest_under_the_cn(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_cert got;
 	int64_t first, second;
 
@@ -236,7 +197,7 @@ test_holder_is_the_newest_under_the_cn(void **state)
 static void
 test_of_owner_is_the_owners_newest(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	char owner[STORE_OWNER_MAX];
 	struct store_cert got;
 	int64_t newest;
@@ -314,7 +275,7 @@ page_collect(const struct store_cert *c, void *arg)
 static void
 test_page_and_count(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct page p;
 	char serial[16];
 
@@ -351,7 +312,7 @@ test_page_and_count(void **state)
 	assert_string_equal(p.serials[2], "60");
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, store_fixture_setup, store_fixture_teardown)
 
 int
 main(void)

@@ -18,47 +18,8 @@
 #include "log.h"
 #include "store.h"
 #include "store_claim.h"
+#include "store_fixture.h"
 #include "testutil.h"
-
-struct fixture {
-	char dir[TU_PATH];
-	char db[TU_PATH];
-	struct store *st;
-};
-
-static int
-setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	char err[256];
-
-	if (f == NULL || tu_mkdtemp(f->dir, sizeof(f->dir)) != 0) {
-		free(f);
-		return -1;
-	}
-	tu_join(f->db, sizeof(f->db), f->dir, "ra.db");
-	if (store_open(f->db, &f->st, err, sizeof(err)) != 0) {
-		fprintf(stderr, "store_open: %s\n", err);
-		tu_rmtree(f->dir);
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	if (f != NULL) {
-		store_close(f->st);
-		tu_rmtree(f->dir);
-		free(f);
-	}
-	return 0;
-}
 
 /* The pid of a process that ran and is gone (reaped, so not even a
  * zombie).  The kernel hands pids out in order, so it is not reused
@@ -81,7 +42,7 @@ dead_pid(void)
 static void
 test_one_claim_per_cn(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_claim c;
 	int64_t me = getpid();
 
@@ -104,7 +65,7 @@ test_one_claim_per_cn(void **state)
 static void
 test_supersede_only_by_the_holder(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_claim c;
 	int64_t me = getpid();
 
@@ -125,7 +86,7 @@ test_supersede_only_by_the_holder(void **state)
 static void
 test_drop_only_the_named_claim(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_claim c;
 	int64_t me = getpid();
 
@@ -197,7 +158,7 @@ seen_has(const struct seen *s, const char *cn)
 static void
 test_orphans_calls_fn_for_orphans_only(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t me = getpid(), gone = dead_pid();
 	struct seen s;
 
@@ -225,7 +186,7 @@ test_orphans_calls_fn_for_orphans_only(void **state)
 static void
 test_orphans_at_most_max(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t me = getpid();
 	char cn[32];
 	struct seen s;
@@ -250,7 +211,7 @@ test_orphans_at_most_max(void **state)
 	assert_in_range(s.n, 1, 20);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, store_fixture_setup, store_fixture_teardown)
 
 int
 main(void)

@@ -18,47 +18,8 @@
 #include "store.h"
 #include "store_acme.h"
 #include "store_eab.h"
+#include "store_fixture.h"
 #include "testutil.h"
-
-struct fixture {
-	char dir[TU_PATH];
-	char db[TU_PATH];
-	struct store *st;
-};
-
-static int
-setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	char err[256];
-
-	if (f == NULL || tu_mkdtemp(f->dir, sizeof(f->dir)) != 0) {
-		free(f);
-		return -1;
-	}
-	tu_join(f->db, sizeof(f->db), f->dir, "ra.db");
-	if (store_open(f->db, &f->st, err, sizeof(err)) != 0) {
-		fprintf(stderr, "store_open: %s\n", err);
-		tu_rmtree(f->dir);
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	if (f != NULL) {
-		store_close(f->st);
-		tu_rmtree(f->dir);
-		free(f);
-	}
-	return 0;
-}
 
 static void
 eab_ok(struct store *st, const char *kid, int64_t created_at)
@@ -94,7 +55,7 @@ account_ok(struct store *st, const char *kid)
 static void
 test_create_and_get(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_eab e;
 
 	assert_int_equal(store_eab_get(f->st, "k1", &e), 1);
@@ -110,7 +71,7 @@ test_create_and_get(void **state)
 static void
 test_create_twice_refused(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_eab e;
 
 	eab_ok(f->st, "k1", 50);
@@ -126,7 +87,7 @@ test_create_twice_refused(void **state)
 static void
 test_used_once(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t a = account_ok(f->st, "a"), b = account_ok(f->st, "b");
 	struct store_eab e;
 
@@ -160,7 +121,7 @@ kids_add(const struct store_eab *e, void *arg)
 static void
 test_each_oldest_first(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t a = account_ok(f->st, "a");
 	struct kids k;
 
@@ -186,7 +147,7 @@ static void
 test_use_race_between_processes(void **state)
 {
 	enum { NPROC = 4 };
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	int64_t accounts[NPROC];
 	struct store_eab e;
 	pid_t pids[NPROC];
@@ -238,7 +199,7 @@ test_use_race_between_processes(void **state)
 	assert_int_equal(e.account_id, accounts[winner]);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, store_fixture_setup, store_fixture_teardown)
 
 int
 main(void)

@@ -17,50 +17,11 @@
 #include "log.h"
 #include "store.h"
 #include "store_node.h"
+#include "store_fixture.h"
 #include "testutil.h"
 
 #define HASH "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 #define HASH2 "60303ae22b998861bce3b28f33eec1be758a213c86c93c076dbe9f558c11c752"
-
-struct fixture {
-	char dir[TU_PATH];
-	char db[TU_PATH];
-	struct store *st;
-};
-
-static int
-setup(void **state)
-{
-	struct fixture *f = calloc(1, sizeof(*f));
-	char err[256];
-
-	if (f == NULL || tu_mkdtemp(f->dir, sizeof(f->dir)) != 0) {
-		free(f);
-		return -1;
-	}
-	tu_join(f->db, sizeof(f->db), f->dir, "ra.db");
-	if (store_open(f->db, &f->st, err, sizeof(err)) != 0) {
-		fprintf(stderr, "store_open: %s\n", err);
-		tu_rmtree(f->dir);
-		free(f);
-		return -1;
-	}
-	*state = f;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *f = *state;
-
-	if (f != NULL) {
-		store_close(f->st);
-		tu_rmtree(f->dir);
-		free(f);
-	}
-	return 0;
-}
 
 /* A node cn with token hash HASH, good until 2000. */
 static void
@@ -84,7 +45,7 @@ node_ok(struct store *st, const char *cn)
 static void
 test_create_get_delete(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_node n;
 
 	assert_int_equal(store_node_get(f->st, "a.example", &n), 1);
@@ -109,7 +70,7 @@ test_create_get_delete(void **state)
 static void
 test_create_twice(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_node n;
 
 	node_ok(f->st, "a.example");
@@ -142,7 +103,7 @@ names_add(const struct store_node *n, void *arg)
 static void
 test_each_in_cn_order(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct names s;
 
 	memset(&s, 0, sizeof(s));
@@ -161,7 +122,7 @@ test_each_in_cn_order(void **state)
 static void
 test_token_used_once(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_node n;
 
 	node_ok(f->st, "a.example");
@@ -179,7 +140,7 @@ test_token_used_once(void **state)
 static void
 test_token_expires(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 
 	node_ok(f->st, "a.example");
 	assert_int_equal(store_node_use_token(f->st, "a.example", HASH, 2000), 1);
@@ -191,7 +152,7 @@ test_token_expires(void **state)
 static void
 test_token_restore(void **state)
 {
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 	struct store_node n;
 
 	node_ok(f->st, "a.example");
@@ -215,7 +176,7 @@ static void
 test_token_race_between_processes(void **state)
 {
 	enum { ROUNDS = 6, NPROC = 4 };
-	struct fixture *f = *state;
+	struct store_fixture *f = *state;
 
 	for (int r = 0; r < ROUNDS; r++) {
 		char cn[32];
@@ -258,7 +219,7 @@ test_token_race_between_processes(void **state)
 	}
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, store_fixture_setup, store_fixture_teardown)
 
 int
 main(void)
