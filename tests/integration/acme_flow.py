@@ -1,12 +1,14 @@
 """An ACME client's world for the integration tests: an http-01 responder,
 and the steps of an issuance through the test client (acme_client.py)."""
 
+import contextlib
 import http.server
 import threading
 import time
 
 from acme_client import b64u, load_chain, make_csr
-from stack import free_port
+from conftest import finish_stack, make_stack
+from stack import ChallTestSrv, free_port
 
 
 def err(name):
@@ -80,3 +82,31 @@ def issue(env, client, names):
     r, key = finalize(client, order, names)
     pem = client.post(r.json()["certificate"], None).body
     return load_chain(pem)[0], key
+
+
+@contextlib.contextmanager
+def acme_world(tmp_path_factory, name, env=None, **kw):
+    """A started stack with an ACME client's world around it: a DNS server
+    that answers 127.0.0.1 for every name (pebble-challtestsrv) and an
+    http-01 responder, which the RA validates against.  Yields (stack, dns,
+    http01) and stops all three."""
+    dns = ChallTestSrv(str(tmp_path_factory.mktemp(name + "-dns")))
+    try:
+        http01 = Http01Responder()
+    except BaseException:
+        dns.stop()
+        raise
+    full_env = {
+        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.dns_port}",
+        "UPKI_RA_HTTP01_PORT": str(http01.port),
+        "UPKI_RA_TLSALPN01_PORT": str(free_port()),
+    }
+    full_env.update(env or {})
+    s = make_stack(tmp_path_factory, name, env=full_env, **kw)
+    try:
+        s.start()
+        yield s, dns, http01
+    finally:
+        http01.stop()
+        dns.stop()
+        finish_stack(s)

@@ -17,7 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from acme_client import Client, Key, b64u, issued_by, jws, load_chain, make_csr
 from conftest import finish_stack, make_stack
 from stack import ChallTestSrv, challtestsrv_post, free_port
-from acme_flow import Http01Responder, err, finalize, issue, ready_order, wait_status
+from acme_flow import (Http01Responder, acme_world, err, finalize, issue, ready_order,
+                       wait_status)
 
 B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 
@@ -26,21 +27,8 @@ PROBLEM = "application/problem+json"
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    dns = ChallTestSrv(str(tmp_path_factory.mktemp("dns")))
-    http01 = Http01Responder()
-    s = make_stack(tmp_path_factory, "acme", env={
-        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.dns_port}",
-        "UPKI_RA_HTTP01_PORT": str(http01.port),
-        "UPKI_RA_TLSALPN01_PORT": str(free_port()),
-        "UPKI_RA_ALLOWED_NAMES": "example.test",
-    })
-    try:
-        s.start()
-        yield s, dns, http01
-    finally:
-        http01.stop()
-        dns.stop()
-        finish_stack(s)
+    with acme_world(tmp_path_factory, "acme", {"UPKI_RA_ALLOWED_NAMES": "example.test"}) as w:
+        yield w
 
 
 @pytest.fixture
@@ -290,21 +278,9 @@ def test_dns01_wildcard_order(env, client):
 def policy_env(tmp_path_factory):
     """A stack whose validation may reach 127.0.0.1 only, and that issues for
     any name or address (no UPKI_RA_ALLOWED_NAMES)."""
-    dns = ChallTestSrv(str(tmp_path_factory.mktemp("policy-dns")))
-    http01 = Http01Responder()
-    s = make_stack(tmp_path_factory, "policy", env={
-        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.dns_port}",
-        "UPKI_RA_HTTP01_PORT": str(http01.port),
-        "UPKI_RA_TLSALPN01_PORT": str(free_port()),
-        "UPKI_RA_VALIDATION_ALLOW": "127.0.0.1/32",
-    })
-    try:
-        s.start()
-        yield s, dns, http01
-    finally:
-        http01.stop()
-        dns.stop()
-        finish_stack(s)
+    with acme_world(tmp_path_factory, "policy",
+                    {"UPKI_RA_VALIDATION_ALLOW": "127.0.0.1/32"}) as w:
+        yield w
 
 
 class CountingListener:

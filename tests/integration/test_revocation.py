@@ -34,12 +34,11 @@ from cryptography.hazmat.primitives import serialization
 
 from acme_client import Client, b64u, load_chain
 from acme_client import make_csr as make_acme_csr
-from conftest import finish_stack, get, make_stack, wait_until
+from conftest import get, wait_until
 from mtls_helpers import (Identity, ca_data, ca_task_count, call, certify, db_query,
                           enrol, error_json, generate_identity, key_pem, make_csr, new_key,
                           ra_admin, register_node, same_serial, success_json)
-from stack import ChallTestSrv, free_port
-from acme_flow import Http01Responder, err, finalize, issue, ready_order
+from acme_flow import acme_world, err, finalize, issue, ready_order
 
 
 class Env:
@@ -61,26 +60,13 @@ class Env:
 
 @contextlib.contextmanager
 def revocation_env(tmp_path_factory, name, env=None, **kw):
-    dns = ChallTestSrv(str(tmp_path_factory.mktemp(name + "-dns")))
-    http01 = Http01Responder()
-    full_env = {
-        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.dns_port}",
-        "UPKI_RA_HTTP01_PORT": str(http01.port),
-        "UPKI_RA_TLSALPN01_PORT": str(free_port()),
-        "UPKI_RA_ALLOWED_NAMES": "example.test",
-    }
+    full_env = {"UPKI_RA_ALLOWED_NAMES": "example.test"}
     full_env.update(env or {})
-    s = make_stack(tmp_path_factory, name, env=full_env, **kw)
-    try:
-        s.start()
+    with acme_world(tmp_path_factory, name, full_env, **kw) as (s, dns, http01):
         directory = str(tmp_path_factory.mktemp(name + "-ids"))
         admin = generate_identity(s, directory, "revocation-admin", "admin")
         ra_admin(s, "add", admin.dn)
         yield Env(s, dns, http01, admin, directory)
-    finally:
-        http01.stop()
-        dns.stop()
-        finish_stack(s)
 
 
 @pytest.fixture(scope="module")
