@@ -29,7 +29,8 @@ struct store_claim {
 /* Takes the claim on cn for pid; 1 when someone holds it already. */
 int store_claim_take(struct store *st, const char *cn, const char *owner, int64_t pid,
     int64_t now);
-/* Records the serial the claim's issuance is about to supersede. */
+/* Records the serial the claim's issuance is about to supersede (NULL: none
+ * after all). */
 int store_claim_supersede(struct store *st, const char *cn, int64_t pid, const char *serial);
 int store_claim_get(struct store *st, const char *cn, struct store_claim *out);
 /* Drops the claim that pid took at since (a newer claim stays). */

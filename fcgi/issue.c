@@ -355,9 +355,16 @@ issue_supersede(struct ra_ctx *ctx, struct issue_claim *cl, char *msg, size_t ms
 	case REVOKE_OK:
 		return ISSUE_OK;
 	case REVOKE_NOT_HELD:
-		/* Made outside the RA meanwhile: the CN is no longer the holder's. */
+		/* The CA files a certificate made outside the RA under the CN: the
+		 * holder is shadowed already, and nothing was revoked that a
+		 * failure would have to restore. */
+		log_warn("issuance for '%s': %s", cl->cn, msg);
 		cl->supersedes = false;
-		cl->shadows = true;
+		if (store_cert_shadow(ctx->store, cl->holder.serial, time(NULL)) != 0 ||
+		    store_claim_supersede(ctx->store, cl->cn, cl->pid, NULL) != 0) {
+			snprintf(msg, msglen, "the RA's store is unavailable");
+			return ISSUE_STORE;
+		}
 		return ISSUE_OK;
 	case REVOKE_CA_DOWN:
 		return ISSUE_CA_DOWN;

@@ -315,6 +315,36 @@ def test_refused_renewal_restores_the_older_certificate(rv):
     assert_superseded(s, serial_of(first), serial_of(second))
 
 
+def test_a_certificate_made_outside_the_ra_is_not_taken_for_the_older_one(rv):
+    """The CA files, under the account's CN, a certificate made without the
+    RA.  A renewal the CA then refuses must not record the account's older
+    certificate as superseded: it was never revoked, and the CA no longer
+    files it, so its record says shadowed."""
+    s, cn = rv.stack, "outside.example.test"
+    c = rv.client()
+    first, _ = issue(rv.acme, c, [cn])
+    outside = ca_data(s, "generate", {"cn": cn, "profile": "server",
+                                      "sans": [{"type": "DNS", "value": cn}],
+                                      "local": True})
+    order, _ = ready_order(rv.acme, c, [cn])
+    switch(s, "refuse-sign", True)
+    try:
+        r, _ = finalize(c, order, [cn])
+    finally:
+        switch(s, "refuse-sign", False)
+    assert r.status == 400 and r.problem["type"] == err("badCSR"), r
+    assert record(s, serial_of(first)) == ("valid", None, True)
+    assert ca_registry_reason(s, serial_of(first)) == ""
+    view = ca_view(s, cn)
+    assert same_serial(str(view["serial"]), hex_serial_of(outside)) and view["revoked"] is False
+    assert claims(s) == []
+
+
+def hex_serial_of(answer):
+    return format(x509.load_pem_x509_certificate(answer["certificate"].encode()).serial_number,
+                  "X")
+
+
 def finalize_in_background(c, order, names, key):
     out = {}
 
