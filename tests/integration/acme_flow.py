@@ -85,11 +85,12 @@ def issue(env, client, names):
 
 
 @contextlib.contextmanager
-def acme_world(tmp_path_factory, name, env=None, **kw):
+def acme_world(tmp_path_factory, name, env=None, before_start=None, **kw):
     """A started stack with an ACME client's world around it: a DNS server
     that answers 127.0.0.1 for every name (pebble-challtestsrv) and an
     http-01 responder, which the RA validates against.  Yields (stack, dns,
-    http01) and stops all three."""
+    http01) and stops all three.  before_start(stack), when given, runs
+    before the stack starts."""
     dns = ChallTestSrv(str(tmp_path_factory.mktemp(name + "-dns")))
     try:
         http01 = Http01Responder()
@@ -104,6 +105,8 @@ def acme_world(tmp_path_factory, name, env=None, **kw):
     full_env.update(env or {})
     s = make_stack(tmp_path_factory, name, env=full_env, **kw)
     try:
+        if before_start is not None:
+            before_start(s)
         s.start()
         yield s, dns, http01
     finally:

@@ -34,8 +34,7 @@ from acme_client import Client, NoNonce, b64u, load_chain, make_csr
 from conftest import finish_stack, make_stack, request
 from conftest import wait_until as wait_until_every
 from mtls_helpers import db_path, db_query
-from stack import ChallTestSrv, free_port
-from acme_flow import Http01Responder, ready_order
+from acme_flow import acme_world, err, ready_order
 
 # The fault tests watch processes come and go: look often.
 wait_until = functools.partial(wait_until_every, interval=0.02)
@@ -47,46 +46,33 @@ ACCEPT_SYSCALLS = {"x86_64": ("232", "281", "7", "271"), "aarch64": ("22", "73")
     platform.machine(), ("232", "281", "7", "271"))
 
 
-def err(name):
-    return f"urn:ietf:params:acme:error:{name}"
-
-
 # -- a stack with an ACME client's world around it -------------------------------------
 
 @contextlib.contextmanager
 def acme_stack(tmp_path_factory, name, *, workers=2, ca_timeout_ms=1000, before_start=None,
                after_stop=None, env=None, **kw):
-    """(stack, dns, http01), as test_acme_protocol's `env` fixture, with the
-    RA's CA timeout given.  before_start(stack) runs before anything
-    starts; after_stop(stack) after everything stopped, whatever happened."""
-    dns = ChallTestSrv(str(tmp_path_factory.mktemp(name + "-dns")))
-    try:
-        http01 = Http01Responder()
-    except BaseException:
-        dns.stop()
-        raise
+    """acme_world's (stack, dns, http01) for names under example.test, with
+    the RA's CA timeout given; after_stop(stack) runs after everything
+    stopped, whatever happened."""
     full_env = {
-        "UPKI_RA_DNS_SERVER": f"127.0.0.1:{dns.dns_port}",
-        "UPKI_RA_HTTP01_PORT": str(http01.port),
-        "UPKI_RA_TLSALPN01_PORT": str(free_port()),
         "UPKI_RA_ALLOWED_NAMES": "example.test",
         "UPKI_CA_TIMEOUT_MS": str(ca_timeout_ms),
     }
     full_env.update(env or {})
-    s = make_stack(tmp_path_factory, name, workers=workers, env=full_env, **kw)
+    made = []
+
+    def start(stack):
+        made.append(stack)
+        if before_start is not None:
+            before_start(stack)
+
     try:
-        try:
-            if before_start is not None:
-                before_start(s)
-            s.start()
-            yield s, dns, http01
-        finally:
-            http01.stop()
-            dns.stop()
-            finish_stack(s)
+        with acme_world(tmp_path_factory, name, full_env, before_start=start,
+                        workers=workers, **kw) as world:
+            yield world
     finally:
-        if after_stop is not None:
-            after_stop(s)
+        if after_stop is not None and made:
+            after_stop(made[0])
 
 
 def new_client(stack):
